@@ -7,5 +7,5 @@
 mod deadline;
 mod key;
 
-pub use deadline::{parse_rfc3339, DeadlineError};
+pub use deadline::{parse_rfc3339, DeadlineError, RFC3339_PATTERN};
 pub use key::{check_key, to_snake_case_name, KeyError, MAX_KEY_LEN, RESERVED_METRIC_NAMES};

@@ -1,0 +1,6 @@
+//! Runs: the record of a finished run, the run context, and the collector that sinks receive
+//! records from.
+
+mod record;
+
+pub use record::{MetadataRecord, ModelBreakdown, RunId, RunRecord, RunStatus};

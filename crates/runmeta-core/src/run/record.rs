@@ -1,0 +1,228 @@
+//! The record of one finished run: what sinks, aggregators, exporters and stores receive.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::metrics::{Cost, MessageMetrics, Metrics, ModelRef, ToolCallMetrics, Usage};
+use crate::schema::{DynMetadata, MetadataErrors};
+
+/// A run's id: a UUIDv7, unique and sortable by creation time.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct RunId(pub uuid::Uuid);
+
+impl RunId {
+    /// A new id for a run starting now.
+    #[must_use]
+    pub fn new() -> Self {
+        RunId(uuid::Uuid::now_v7())
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        RunId::new()
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RunStatus {
+    /// The fn returned `Ok` or a plain value.
+    Success,
+    /// The fn returned `Err`.
+    Error,
+    /// The fn panicked (the panic was recorded, then resumed).
+    Panicked,
+    /// The future was dropped before it completed.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// The status's wire name: `success`, `error`, `panicked`, `cancelled`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Success => "success",
+            RunStatus::Error => "error",
+            RunStatus::Panicked => "panicked",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The default stop reason of a run that ended this way and set none:
+    /// `completed`, `error`, `panicked`, `cancelled`.
+    #[must_use]
+    pub const fn default_stop_reason(self) -> &'static str {
+        match self {
+            RunStatus::Success => "completed",
+            other => other.as_str(),
+        }
+    }
+
+    /// Parses a wire name.
+    #[must_use]
+    pub fn from_wire(name: &str) -> Option<Self> {
+        Some(match name {
+            "success" => RunStatus::Success,
+            "error" => RunStatus::Error,
+            "panicked" => RunStatus::Panicked,
+            "cancelled" => RunStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One model's share of a run (Agno's per-model `details`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ModelBreakdown {
+    /// Role, provider and model id.
+    pub model: ModelRef,
+    /// Number of calls to this model.
+    pub calls: u64,
+    /// Their summed metrics.
+    pub metrics: Metrics,
+}
+
+/// The metadata attached to a run: the validated value (redacted fields masked in every
+/// output) and, when the value was invalid, its errors; the run is recorded either way.
+#[derive(Clone)]
+pub struct MetadataRecord {
+    /// The value, type-erased.
+    pub value: Arc<dyn DynMetadata>,
+    /// The validation errors, if any.
+    pub errors: Option<Arc<MetadataErrors>>,
+}
+
+impl fmt::Debug for MetadataRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `DynMetadata`'s Debug masks redacted fields.
+        f.debug_struct("MetadataRecord")
+            .field("value", &self.value)
+            .field("errors", &self.errors)
+            .finish()
+    }
+}
+
+/// A finished run.
+///
+/// `metrics` holds the run's own model calls only; `children_usage` and `children_cost` sum the
+/// totals of the runs started inside it (team members, agents called from tools). Summing
+/// `metrics` over every record counts each token exactly once; [`RunRecord::total_usage`] is
+/// the run's full-team total.
+#[derive(Clone, Debug)]
+pub struct RunRecord {
+    /// This run's id.
+    pub run_id: RunId,
+    /// The enclosing run, for a run started inside another.
+    pub parent_run_id: Option<RunId>,
+    /// The session the run belongs to.
+    pub session_id: Option<Arc<str>>,
+    /// The agent's name.
+    pub agent: Cow<'static, str>,
+    /// The team the agent ran in, if any.
+    pub team: Option<Cow<'static, str>>,
+    /// The release/version of the agent code (from the collector's configuration).
+    pub release: Option<Arc<str>>,
+    /// When the run started (UTC).
+    pub started_at: Timestamp,
+    /// Wall time of the run.
+    pub duration: Duration,
+    /// Summed duration of the run's model calls.
+    pub model_time: Duration,
+    /// Time from the run's start to its first token.
+    pub time_to_first_token: Option<Duration>,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Why it stopped (`completed`, `error`, `panicked`, `cancelled`, or set by the agent).
+    pub stop_reason: Cow<'static, str>,
+    /// The error's class for `Error` and `Panicked` runs.
+    pub error_class: Option<Cow<'static, str>>,
+    /// The run's own metrics: summed usage and cost of its own model calls, duration, time to
+    /// first token, provider and additional metrics.
+    pub metrics: Metrics,
+    /// Per-model breakdown of the own metrics, keyed by role, provider and model id.
+    pub per_model: Vec<ModelBreakdown>,
+    /// The run's model calls.
+    pub messages: Vec<MessageMetrics>,
+    /// The run's tool calls.
+    pub tool_calls: Vec<ToolCallMetrics>,
+    /// Summed total usage of the child runs (each child counted once, with its own children).
+    pub children_usage: Usage,
+    /// Summed total cost of the child runs.
+    pub children_cost: Cost,
+    /// Number of child runs.
+    pub child_runs: u32,
+    /// Model calls whose model had no price (cost unknown, never a silent 0).
+    pub unpriced_messages: u32,
+    /// The run's metadata.
+    pub metadata: Option<MetadataRecord>,
+}
+
+impl RunRecord {
+    /// A record with the given identity and everything else empty; the start of a record
+    /// built by hand (tests, imports).
+    #[must_use]
+    pub fn new(agent: impl Into<Cow<'static, str>>, started_at: Timestamp) -> Self {
+        RunRecord {
+            run_id: RunId::new(),
+            parent_run_id: None,
+            session_id: None,
+            agent: agent.into(),
+            team: None,
+            release: None,
+            started_at,
+            duration: Duration::ZERO,
+            model_time: Duration::ZERO,
+            time_to_first_token: None,
+            status: RunStatus::Success,
+            stop_reason: Cow::Borrowed("completed"),
+            error_class: None,
+            metrics: Metrics::default(),
+            per_model: Vec::new(),
+            messages: Vec::new(),
+            tool_calls: Vec::new(),
+            children_usage: Usage::default(),
+            children_cost: Cost::ZERO,
+            child_runs: 0,
+            unpriced_messages: 0,
+            metadata: None,
+        }
+    }
+
+    /// Own usage plus the children's: the full-team total (Agno's team session metrics).
+    #[must_use]
+    pub fn total_usage(&self) -> Usage {
+        self.metrics.usage + self.children_usage
+    }
+
+    /// Own cost plus the children's.
+    #[must_use]
+    pub fn total_cost(&self) -> Cost {
+        self.metrics.cost.unwrap_or(Cost::ZERO) + self.children_cost
+    }
+
+    /// The value of a metadata label, if the run has metadata with that label.
+    #[must_use]
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.metadata.as_ref().and_then(|m| m.value.label(key))
+    }
+}

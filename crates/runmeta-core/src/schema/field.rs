@@ -1,0 +1,376 @@
+//! The types a metadata field may have, and how each reads untyped input.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::error::limits::MAX_STRING_BYTES;
+use super::{Deadline, FieldType, MetadataEnum, Problem};
+
+/// A field's value, borrowed: what exporters and stores read without knowing the Rust type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FieldValue<'a> {
+    /// An optional field that is `None`.
+    Absent,
+    /// A string.
+    Str(&'a str),
+    /// A bool.
+    Bool(bool),
+    /// An integer.
+    Int(i128),
+    /// A float.
+    Float(f64),
+    /// A deadline.
+    Deadline(Deadline),
+    /// An enum value's wire name.
+    Enum(&'static str),
+}
+
+impl FieldValue<'_> {
+    /// The value as JSON (`null` for `Absent`).
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        match *self {
+            FieldValue::Absent => Value::Null,
+            FieldValue::Str(s) => Value::String(s.to_owned()),
+            FieldValue::Bool(b) => Value::Bool(b),
+            FieldValue::Int(i) => i64::try_from(i)
+                .map(Value::from)
+                .or_else(|_| u64::try_from(i).map(Value::from))
+                .unwrap_or(Value::Null),
+            FieldValue::Float(f) => {
+                serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+            }
+            FieldValue::Deadline(d) => Value::String(d.to_string()),
+            FieldValue::Enum(e) => Value::String(e.to_owned()),
+        }
+    }
+
+    /// A numeric value read as a number of seconds (for SLA targets).
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn as_seconds(&self) -> Option<Duration> {
+        match *self {
+            FieldValue::Int(i) => Duration::try_from_secs_f64(i as f64).ok(),
+            FieldValue::Float(f) => Duration::try_from_secs_f64(f).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// A value of untyped input before it is read as a field's type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawValue<'a> {
+    /// JSON `null`.
+    Null,
+    /// A JSON bool.
+    Bool(bool),
+    /// A JSON integer that fits `i64`.
+    I64(i64),
+    /// A JSON integer above `i64::MAX`.
+    U64(u64),
+    /// A JSON number with a fraction or exponent.
+    F64(f64),
+    /// A JSON string.
+    Str(Cow<'a, str>),
+    /// Untyped text (from a string map), read according to the field's type.
+    Text(Cow<'a, str>),
+    /// A JSON array (never a valid field value).
+    Array,
+    /// A JSON object (never a valid field value).
+    Object,
+}
+
+impl RawValue<'_> {
+    /// The JSON type's name, for messages.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            RawValue::Null => "null",
+            RawValue::Bool(_) => "bool",
+            RawValue::I64(_) | RawValue::U64(_) => "integer",
+            RawValue::F64(_) => "float",
+            RawValue::Str(_) | RawValue::Text(_) => "string",
+            RawValue::Array => "array",
+            RawValue::Object => "object",
+        }
+    }
+
+    /// Borrows a `serde_json::Value`.
+    #[must_use]
+    pub fn from_json(value: &Value) -> RawValue<'_> {
+        match value {
+            Value::Null => RawValue::Null,
+            Value::Bool(b) => RawValue::Bool(*b),
+            Value::Number(n) => n
+                .as_i64()
+                .map(RawValue::I64)
+                .or_else(|| n.as_u64().map(RawValue::U64))
+                .unwrap_or_else(|| RawValue::F64(n.as_f64().unwrap_or(f64::NAN))),
+            Value::String(s) => RawValue::Str(Cow::Borrowed(s)),
+            Value::Array(_) => RawValue::Array,
+            Value::Object(_) => RawValue::Object,
+        }
+    }
+}
+
+fn wrong_type(expected: &'static str, raw: &RawValue<'_>) -> Problem {
+    Problem::WrongType {
+        expected: Cow::Borrowed(expected),
+        found: raw.kind(),
+    }
+}
+
+fn shown(redact: bool, value: impl ToString) -> Option<String> {
+    (!redact).then(|| value.to_string())
+}
+
+/// A type a metadata field may have: `String`, `bool`, integers, `f32`/`f64`, [`Deadline`],
+/// a [`MetadataEnum`], or `Option` of one of these.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of a run metadata field",
+    label = "not a metadata field type",
+    note = "allowed field types: String, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, Deadline, an enum with #[derive(MetadataEnum)], or Option<T> of one of these"
+)]
+pub trait MetadataField: Sized {
+    /// The field's type in the schema.
+    const TYPE: FieldType;
+    /// False for `Option<T>`.
+    const REQUIRED: bool = true;
+
+    /// Reads untyped input. `redact` keeps the value out of the error.
+    ///
+    /// # Errors
+    /// The problem with the value.
+    fn from_raw(raw: RawValue<'_>, redact: bool) -> Result<Self, Problem>;
+
+    /// The value of an absent key: `Some(None)` for `Option<T>`, `None` (missing) otherwise.
+    #[must_use]
+    fn absent() -> Option<Self> {
+        None
+    }
+
+    /// The value, borrowed.
+    fn value(&self) -> FieldValue<'_>;
+
+    /// Rules beyond the type: string length, finite floats.
+    ///
+    /// # Errors
+    /// The problem with the value.
+    fn check(&self) -> Result<(), Problem> {
+        Ok(())
+    }
+}
+
+/// A field type that can be a metric label: low-cardinality by construction.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not low-cardinality and cannot be a metric `label`",
+    label = "a label must have a small, fixed set of values",
+    note = "labels may be enums with #[derive(MetadataEnum)], bool, or Option of those; a String, integer or Deadline would create one metric series per value"
+)]
+pub trait LabelField {
+    /// The label value (`""` for an absent optional field).
+    fn label_value(&self) -> &'static str;
+}
+
+impl MetadataField for String {
+    const TYPE: FieldType = FieldType::String;
+    fn from_raw(raw: RawValue<'_>, _redact: bool) -> Result<Self, Problem> {
+        match raw {
+            RawValue::Str(s) | RawValue::Text(s) => {
+                if s.len() > MAX_STRING_BYTES {
+                    Err(Problem::StringTooLong {
+                        len: s.len(),
+                        max: MAX_STRING_BYTES,
+                    })
+                } else {
+                    Ok(s.into_owned())
+                }
+            }
+            other => Err(wrong_type("string", &other)),
+        }
+    }
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Str(self)
+    }
+    fn check(&self) -> Result<(), Problem> {
+        if self.len() > MAX_STRING_BYTES {
+            Err(Problem::StringTooLong {
+                len: self.len(),
+                max: MAX_STRING_BYTES,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl MetadataField for bool {
+    const TYPE: FieldType = FieldType::Bool;
+    fn from_raw(raw: RawValue<'_>, _redact: bool) -> Result<Self, Problem> {
+        match raw {
+            RawValue::Bool(b) => Ok(b),
+            RawValue::Text(s) if s == "true" => Ok(true),
+            RawValue::Text(s) if s == "false" => Ok(false),
+            other => Err(wrong_type("bool", &other)),
+        }
+    }
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Bool(*self)
+    }
+}
+
+impl LabelField for bool {
+    fn label_value(&self) -> &'static str {
+        if *self {
+            "true"
+        } else {
+            "false"
+        }
+    }
+}
+
+macro_rules! integer_field {
+    ($($t:ty),*) => {$(
+        impl MetadataField for $t {
+            #[allow(clippy::cast_lossless)]
+            const TYPE: FieldType = FieldType::Integer { min: <$t>::MIN as i128, max: <$t>::MAX as i128 };
+            fn from_raw(raw: RawValue<'_>, redact: bool) -> Result<Self, Problem> {
+                let wide: i128 = match raw {
+                    RawValue::I64(i) => i128::from(i),
+                    RawValue::U64(u) => i128::from(u),
+                    RawValue::Text(ref s) => s.trim().parse::<i128>().map_err(|_| wrong_type("integer", &raw))?,
+                    other => return Err(wrong_type("integer", &other)),
+                };
+                <$t>::try_from(wide).map_err(|_| Problem::OutOfRange {
+                    found: shown(redact, wide),
+                    min: <$t>::MIN as i128,
+                    max: <$t>::MAX as i128,
+                })
+            }
+            fn value(&self) -> FieldValue<'_> {
+                FieldValue::Int(*self as i128)
+            }
+        }
+    )*};
+}
+integer_field!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+macro_rules! float_field {
+    ($($t:ty),*) => {$(
+        impl MetadataField for $t {
+            const TYPE: FieldType = FieldType::Float;
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            fn from_raw(raw: RawValue<'_>, _redact: bool) -> Result<Self, Problem> {
+                let v = match raw {
+                    RawValue::I64(i) => i as f64,
+                    RawValue::U64(u) => u as f64,
+                    RawValue::F64(f) => f,
+                    RawValue::Text(ref s) => s.trim().parse::<f64>().map_err(|_| wrong_type("float", &raw))?,
+                    other => return Err(wrong_type("float", &other)),
+                };
+                let v = v as $t;
+                if v.is_finite() { Ok(v) } else { Err(Problem::NonFinite) }
+            }
+            fn value(&self) -> FieldValue<'_> {
+                FieldValue::Float(f64::from(*self))
+            }
+            fn check(&self) -> Result<(), Problem> {
+                if self.is_finite() { Ok(()) } else { Err(Problem::NonFinite) }
+            }
+        }
+    )*};
+}
+float_field!(f32, f64);
+
+impl MetadataField for Deadline {
+    const TYPE: FieldType = FieldType::Deadline;
+    fn from_raw(raw: RawValue<'_>, _redact: bool) -> Result<Self, Problem> {
+        match raw {
+            RawValue::Str(s) | RawValue::Text(s) => {
+                Deadline::parse(&s).map_err(|e| Problem::invalid_deadline(&e))
+            }
+            other => Err(wrong_type("an RFC 3339 deadline string", &other)),
+        }
+    }
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Deadline(*self)
+    }
+}
+
+impl<E: MetadataEnum> MetadataField for E {
+    const TYPE: FieldType = FieldType::Enum {
+        name: E::NAME,
+        values: E::VALUES,
+    };
+    fn from_raw(raw: RawValue<'_>, redact: bool) -> Result<Self, Problem> {
+        match raw {
+            RawValue::Str(s) | RawValue::Text(s) => {
+                E::from_wire(&s).ok_or_else(|| Problem::NotAllowed {
+                    found: shown(redact, &s),
+                    allowed: E::VALUES,
+                })
+            }
+            other => Err(Problem::WrongType {
+                expected: Cow::Owned(format!("one of the {} strings", E::NAME)),
+                found: other.kind(),
+            }),
+        }
+    }
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Enum(self.as_str())
+    }
+}
+
+impl<E: MetadataEnum> LabelField for E {
+    fn label_value(&self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl<T: MetadataField> MetadataField for Option<T> {
+    const TYPE: FieldType = T::TYPE;
+    const REQUIRED: bool = false;
+    fn from_raw(raw: RawValue<'_>, redact: bool) -> Result<Self, Problem> {
+        match raw {
+            RawValue::Null => Ok(None),
+            other => T::from_raw(other, redact).map(Some),
+        }
+    }
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+    fn value(&self) -> FieldValue<'_> {
+        self.as_ref().map_or(FieldValue::Absent, T::value)
+    }
+    fn check(&self) -> Result<(), Problem> {
+        self.as_ref().map_or(Ok(()), T::check)
+    }
+}
+
+impl<T: LabelField> LabelField for Option<T> {
+    fn label_value(&self) -> &'static str {
+        self.as_ref().map_or("", T::label_value)
+    }
+}
+
+/// Checks an integer field against its `range`; used by generated `validate()`.
+///
+/// # Errors
+/// `OutOfRange` when the value is outside `min..=max`.
+pub fn check_range<T: MetadataField>(
+    value: &T,
+    min: i128,
+    max: i128,
+    redact: bool,
+) -> Result<(), Problem> {
+    match value.value() {
+        FieldValue::Int(i) if !(min..=max).contains(&i) => Err(Problem::OutOfRange {
+            found: shown(redact, i),
+            min,
+            max,
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,234 @@
+//! The `RunMetadata` trait that `#[derive(RunMetadata)]` implements, and its type-erased form.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::{Deadline, FieldDescriptor, FieldValue, MetadataErrors, SchemaDescriptor};
+
+/// The text that replaces a redacted value in every output.
+pub const REDACTED: &str = "[redacted]";
+
+/// A metadata schema: a struct with `#[derive(RunMetadata)]`.
+///
+/// The derive generates the static [`SchemaDescriptor`], field access, validation and
+/// parsing; everything else is provided here. See the crate docs of `runmeta` for the
+/// attribute reference.
+pub trait RunMetadata: Sized + Send + Sync + 'static {
+    /// The schema's static description.
+    const SCHEMA: &'static SchemaDescriptor;
+
+    /// The value of the field at `index` in [`SchemaDescriptor::fields`].
+    fn value_at(&self, index: usize) -> FieldValue<'_>;
+
+    /// The label value of the field at `index`, or `None` if that field is not a label.
+    fn label_at(&self, index: usize) -> Option<&'static str>;
+
+    /// Checks the rules the type system does not: ranges, string length, finite floats.
+    ///
+    /// # Errors
+    /// Every violated rule.
+    fn validate(&self) -> Result<(), MetadataErrors>;
+
+    #[doc(hidden)]
+    type __Builder: super::input::Builder<Output = Self>;
+
+    #[doc(hidden)]
+    fn __index_of(key: &str) -> Option<usize>;
+
+    /// The label pairs `(key, value)`, without allocating.
+    fn labels(&self) -> Labels<'_, Self> {
+        Labels {
+            meta: self,
+            index: 0,
+        }
+    }
+
+    /// The values as JSON, redacted fields masked as [`REDACTED`], absent optional fields
+    /// omitted.
+    fn to_json(&self) -> Map<String, Value> {
+        let mut map = Map::new();
+        for (i, field) in Self::SCHEMA.fields.iter().enumerate() {
+            if let Some(v) = json_of(field, self.value_at(i)) {
+                map.insert(field.key.to_owned(), v);
+            }
+        }
+        map
+    }
+
+    /// The schema as a JSON Schema (draft 2020-12) document.
+    fn json_schema() -> Value {
+        super::json_schema::json_schema(Self::SCHEMA)
+    }
+
+    /// Parses and validates JSON text; returns every problem at once.
+    ///
+    /// # Errors
+    /// All problems: missing, unknown or duplicated keys, wrong types, values outside an
+    /// enum or a range, bad deadlines, limits exceeded.
+    fn from_json_str(json: &str) -> Result<Self, MetadataErrors> {
+        super::input::from_json_str(json, super::UnknownKeys::Deny).map(|(v, _)| v)
+    }
+
+    /// Validates a `serde_json::Value`; returns every problem at once.
+    ///
+    /// # Errors
+    /// As [`RunMetadata::from_json_str`].
+    fn from_json_value(value: &Value) -> Result<Self, MetadataErrors> {
+        super::input::from_json_value(value, super::UnknownKeys::Deny).map(|(v, _)| v)
+    }
+
+    /// Validates string pairs (headers, CLI flags, environment); each value is read as the
+    /// field's type (`"2"` for an integer, `"true"` for a bool).
+    ///
+    /// # Errors
+    /// As [`RunMetadata::from_json_str`].
+    fn from_map<I, K, V>(pairs: I) -> Result<Self, MetadataErrors>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        super::input::from_map(pairs, super::UnknownKeys::Deny).map(|(v, _)| v)
+    }
+}
+
+/// Iterator over a value's label pairs; see [`RunMetadata::labels`].
+pub struct Labels<'a, M> {
+    meta: &'a M,
+    index: usize,
+}
+
+impl<M: RunMetadata> Iterator for Labels<'_, M> {
+    type Item = (&'static str, &'static str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let fields = M::SCHEMA.fields;
+        while self.index < fields.len() {
+            let i = self.index;
+            self.index += 1;
+            if let Some(value) = self.meta.label_at(i) {
+                return Some((fields[i].key, value));
+            }
+        }
+        None
+    }
+}
+
+fn json_of(field: &FieldDescriptor, value: FieldValue<'_>) -> Option<Value> {
+    if matches!(value, FieldValue::Absent) {
+        return None;
+    }
+    if field.redact {
+        return Some(Value::String(REDACTED.to_owned()));
+    }
+    Some(value.to_json())
+}
+
+/// A metadata value with its type erased, as run records hold it. Implemented by every
+/// [`RunMetadata`] type and by [`JsonMetadata`] (metadata read back from storage).
+/// Every method masks redacted fields.
+pub trait DynMetadata: Send + Sync + fmt::Debug {
+    /// The schema's name.
+    fn schema_name(&self) -> &str;
+    /// The schema's version.
+    fn schema_version(&self) -> u32;
+    /// Calls `f` with each label pair.
+    fn for_each_label(&self, f: &mut dyn FnMut(&str, &str));
+    /// The value of one label.
+    fn label(&self, key: &str) -> Option<&str>;
+    /// The values as JSON, redacted fields masked.
+    fn to_json(&self) -> Map<String, Value>;
+    /// The deadline field marked `sla_deadline`, if set.
+    fn sla_deadline(&self) -> Option<Deadline>;
+    /// The duration field marked `sla_target_seconds`, if set.
+    fn sla_target(&self) -> Option<Duration>;
+}
+
+impl<M: RunMetadata + fmt::Debug> DynMetadata for M {
+    fn schema_name(&self) -> &str {
+        M::SCHEMA.name
+    }
+    fn schema_version(&self) -> u32 {
+        M::SCHEMA.version
+    }
+    fn for_each_label(&self, f: &mut dyn FnMut(&str, &str)) {
+        for (k, v) in self.labels() {
+            f(k, v);
+        }
+    }
+    fn label(&self, key: &str) -> Option<&str> {
+        let index = M::__index_of(key)?;
+        self.label_at(index)
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        RunMetadata::to_json(self)
+    }
+    fn sla_deadline(&self) -> Option<Deadline> {
+        let index = M::SCHEMA.fields.iter().position(|f| f.sla_deadline)?;
+        match self.value_at(index) {
+            FieldValue::Deadline(d) => Some(d),
+            _ => None,
+        }
+    }
+    fn sla_target(&self) -> Option<Duration> {
+        let index = M::SCHEMA.fields.iter().position(|f| f.sla_target_seconds)?;
+        self.value_at(index).as_seconds()
+    }
+}
+
+/// Metadata held as JSON: read back from a store or an import, or attached without a schema.
+/// Values are kept as given (masked values stay masked).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct JsonMetadata {
+    /// The schema's name.
+    pub schema: String,
+    /// The schema's version.
+    pub version: u32,
+    /// The values.
+    pub values: Map<String, Value>,
+    /// The label keys, in schema order.
+    pub label_keys: Vec<String>,
+    /// The key of the SLA deadline field, if any.
+    pub sla_deadline_key: Option<String>,
+    /// The key of the SLA target field, if any.
+    pub sla_target_key: Option<String>,
+}
+
+impl DynMetadata for JsonMetadata {
+    fn schema_name(&self) -> &str {
+        &self.schema
+    }
+    fn schema_version(&self) -> u32 {
+        self.version
+    }
+    fn for_each_label(&self, f: &mut dyn FnMut(&str, &str)) {
+        for key in &self.label_keys {
+            f(key, self.label(key).unwrap_or(""));
+        }
+    }
+    fn label(&self, key: &str) -> Option<&str> {
+        if !self.label_keys.iter().any(|k| k == key) {
+            return None;
+        }
+        match self.values.get(key) {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Bool(true)) => Some("true"),
+            Some(Value::Bool(false)) => Some("false"),
+            _ => Some(""),
+        }
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        self.values.clone()
+    }
+    fn sla_deadline(&self) -> Option<Deadline> {
+        let key = self.sla_deadline_key.as_deref()?;
+        self.values.get(key)?.as_str()?.parse().ok()
+    }
+    fn sla_target(&self) -> Option<Duration> {
+        let key = self.sla_target_key.as_deref()?;
+        let secs = self.values.get(key)?.as_f64()?;
+        Duration::try_from_secs_f64(secs).ok()
+    }
+}
