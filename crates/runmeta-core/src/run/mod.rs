@@ -2,5 +2,7 @@
 //! records from.
 
 mod record;
+mod sink;
 
 pub use record::{MetadataRecord, ModelBreakdown, RunId, RunRecord, RunStatus};
+pub use sink::Sink;
