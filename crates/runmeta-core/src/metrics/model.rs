@@ -1,5 +1,6 @@
 //! Metrics of one model call (a message) and of one tool call.
 
+use std::fmt;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -34,6 +35,25 @@ impl ModelRole {
             ModelRole::Other(name) => name,
         }
     }
+
+    /// The role with this wire name; a name that is not one of the built-in roles gives
+    /// [`ModelRole::Other`] (Agno has more roles, such as `memory_model`).
+    #[must_use]
+    pub fn from_wire(name: &str) -> Self {
+        match name {
+            "model" => ModelRole::Model,
+            "output_model" => ModelRole::OutputModel,
+            "reasoning_model" => ModelRole::ReasoningModel,
+            "parser_model" => ModelRole::ParserModel,
+            other => ModelRole::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for ModelRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Which model answered: provider, model id and role. The key of a run's per-model breakdown.
@@ -45,6 +65,32 @@ pub struct ModelRef {
     pub provider: String,
     /// The model id as the provider names it (`gpt-4o-mini`, ...).
     pub id: String,
+}
+
+impl ModelRef {
+    /// The main model (`ModelRole::Model`) of `provider` with id `id`.
+    #[must_use]
+    pub fn new(provider: impl Into<String>, id: impl Into<String>) -> Self {
+        ModelRef {
+            role: ModelRole::Model,
+            provider: provider.into(),
+            id: id.into(),
+        }
+    }
+
+    /// The same model in another role.
+    #[must_use]
+    pub fn with_role(mut self, role: ModelRole) -> Self {
+        self.role = role;
+        self
+    }
+}
+
+impl fmt::Display for ModelRef {
+    /// `role:provider/id`, e.g. `model:openai/gpt-4o-mini`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}/{}", self.role, self.provider, self.id)
+    }
 }
 
 /// Metrics of one model call.
@@ -81,6 +127,24 @@ impl ToolStatus {
             ToolStatus::Panicked => "panicked",
             ToolStatus::Cancelled => "cancelled",
         }
+    }
+
+    /// Parses a wire name.
+    #[must_use]
+    pub fn from_wire(name: &str) -> Option<Self> {
+        Some(match name {
+            "success" => ToolStatus::Success,
+            "error" => ToolStatus::Error,
+            "panicked" => ToolStatus::Panicked,
+            "cancelled" => ToolStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ToolStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
