@@ -8,9 +8,13 @@
 //! [`metrics`] (what a model or tool call measured) → [`run`] (a run's record, built while it
 //! runs and handed to sinks).
 
+pub mod aggregate;
+pub mod alert;
 pub mod metrics;
+pub mod pricing;
 pub mod run;
 pub mod schema;
+pub mod sla;
 
 #[doc(hidden)]
 pub mod __private;

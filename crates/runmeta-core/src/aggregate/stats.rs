@@ -1,0 +1,435 @@
+//! The state kept per group: counters, exact sums and quantile sketches.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Sketch;
+use crate::metrics::{Cost, ToolCallMetrics, ToolStatus, Usage};
+use crate::run::{RunRecord, RunStatus};
+use crate::sla::{SlaCounts, SlaOutcome};
+
+/// Most distinct error classes, stop reasons and tools kept per group; the rest are counted
+/// under [`OTHER`]. Keeps a group's memory bounded whatever the values.
+pub const MAX_DISTINCT: usize = 32;
+
+/// The name that counts every value past [`MAX_DISTINCT`].
+pub const OTHER: &str = "__other__";
+
+/// The error class of a failed run or tool call that reported none.
+pub const UNKNOWN_ERROR_CLASS: &str = "unknown";
+
+/// The token counts whose distribution per run is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenType {
+    /// `input_tokens` (cached included).
+    Input,
+    /// `output_tokens` (reasoning included).
+    Output,
+    /// `total_tokens`.
+    Total,
+    /// `reasoning_tokens`.
+    Reasoning,
+    /// `cache_read_tokens`.
+    CacheRead,
+    /// `cache_write_tokens`.
+    CacheWrite,
+}
+
+impl TokenType {
+    /// Every token type, in report order.
+    pub const ALL: [TokenType; 6] = [
+        TokenType::Input,
+        TokenType::Output,
+        TokenType::Total,
+        TokenType::Reasoning,
+        TokenType::CacheRead,
+        TokenType::CacheWrite,
+    ];
+
+    /// The count of this type in `usage`.
+    #[must_use]
+    pub fn of(self, usage: &Usage) -> u64 {
+        match self {
+            TokenType::Input => usage.input_tokens,
+            TokenType::Output => usage.output_tokens,
+            TokenType::Total => usage.total_tokens,
+            TokenType::Reasoning => usage.reasoning_tokens,
+            TokenType::CacheRead => usage.cache_read_tokens,
+            TokenType::CacheWrite => usage.cache_write_tokens,
+        }
+    }
+
+    /// The field name: `input_tokens`, `output_tokens`, ...
+    #[must_use]
+    pub const fn field_name(self) -> &'static str {
+        match self {
+            TokenType::Input => "input_tokens",
+            TokenType::Output => "output_tokens",
+            TokenType::Total => "total_tokens",
+            TokenType::Reasoning => "reasoning_tokens",
+            TokenType::CacheRead => "cache_read_tokens",
+            TokenType::CacheWrite => "cache_write_tokens",
+        }
+    }
+}
+
+/// Counts per name, at most [`MAX_DISTINCT`] names, the rest under [`OTHER`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CappedCounts {
+    /// `(name, count)` in first-seen order.
+    pub entries: Vec<(Box<str>, u64)>,
+}
+
+impl CappedCounts {
+    /// Adds `n` to `name`'s count.
+    #[inline]
+    pub fn add(&mut self, name: &str, n: u64) {
+        if let Some(e) = self.entries.iter_mut().find(|e| &*e.0 == name) {
+            e.1 = e.1.saturating_add(n);
+            return;
+        }
+        let name = if self.entries.len() + 1 >= MAX_DISTINCT {
+            OTHER
+        } else {
+            name
+        };
+        if let Some(e) = self.entries.iter_mut().find(|e| &*e.0 == name) {
+            e.1 = e.1.saturating_add(n);
+        } else {
+            self.entries.push((name.into(), n));
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &CappedCounts) {
+        for (name, n) in &other.entries {
+            self.add(name, *n);
+        }
+    }
+
+    /// The count of `name`.
+    #[must_use]
+    pub fn get(&self, name: &str) -> u64 {
+        self.entries
+            .iter()
+            .find(|e| &*e.0 == name)
+            .map_or(0, |e| e.1)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<(Box<str>, u64)>()
+            + self.entries.iter().map(|e| e.0.len()).sum::<usize>()
+    }
+}
+
+/// A token count's per-run distribution: exact sum, optional sketch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenDist {
+    /// Sum over runs (saturating).
+    pub sum: u64,
+    /// Per-run distribution, when enabled for this type.
+    pub sketch: Option<Sketch>,
+}
+
+/// One tool's calls within a group.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolStats {
+    /// Calls.
+    pub calls: u64,
+    /// Calls that failed (error or panic).
+    pub errors: u64,
+    /// Calls whose future was dropped before completing.
+    pub cancelled: u64,
+    /// Failures by error class.
+    pub error_classes: CappedCounts,
+    /// Call latency in microseconds.
+    pub latency_us: Sketch,
+}
+
+impl ToolStats {
+    #[inline]
+    fn add(&mut self, call: &ToolCallMetrics) {
+        self.calls += 1;
+        match call.status {
+            ToolStatus::Success => {}
+            ToolStatus::Error | ToolStatus::Panicked => {
+                self.errors += 1;
+                self.error_classes.add(
+                    call.error_class.as_deref().unwrap_or(UNKNOWN_ERROR_CLASS),
+                    1,
+                );
+            }
+            ToolStatus::Cancelled => self.cancelled += 1,
+        }
+        self.latency_us.record(micros(call.duration));
+    }
+
+    fn merge(&mut self, o: &ToolStats) {
+        self.calls = self.calls.saturating_add(o.calls);
+        self.errors = self.errors.saturating_add(o.errors);
+        self.cancelled = self.cancelled.saturating_add(o.cancelled);
+        self.error_classes.merge(&o.error_classes);
+        self.latency_us.merge(&o.latency_us);
+    }
+}
+
+/// Which of a run's tool calls count in a group.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ToolScope<'a> {
+    /// Every call (the group-by has no tool dimension).
+    All,
+    /// Only calls of this tool (the group's tool).
+    Only(&'a str),
+    /// None (the run made no tool call).
+    Nothing,
+}
+
+/// Everything an aggregator keeps about one group of runs.
+///
+/// Memory is bounded: a fixed part, [`MAX_DISTINCT`] names per capped count and tool, and
+/// sketches of at most [`super::sketch::WORST_CASE_COUNTERS`] counters each; see
+/// [`GroupStats::memory_bytes`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupStats {
+    /// Runs.
+    pub runs: u64,
+    /// Runs by status: success, error, panicked, cancelled.
+    pub by_status: [u64; 4],
+    /// Failed (error or panicked) runs by error class.
+    pub error_classes: CappedCounts,
+    /// Runs by stop reason.
+    pub stop_reasons: CappedCounts,
+    /// Run wall time in microseconds.
+    pub latency_us: Sketch,
+    /// Exact longest run, in microseconds.
+    pub latency_max_us: u64,
+    /// Time to first token in microseconds (runs that produced a token).
+    pub ttft_us: Sketch,
+    /// Per-run token counts, in [`TokenType::ALL`] order.
+    pub tokens: [TokenDist; 6],
+    /// Sum of every known cost, including the known part of partly priced runs.
+    pub cost_total: Cost,
+    /// Sum of the costs of fully priced runs.
+    pub priced_cost: Cost,
+    /// Runs whose every model call had a price.
+    pub priced_runs: u64,
+    /// Runs with at least one unpriced model call (or usage without a cost).
+    pub unpriced_runs: u64,
+    /// Tool calls in scope.
+    pub tool_calls: u64,
+    /// Failed tool calls in scope.
+    pub tool_errors: u64,
+    /// Per-tool statistics, at most [`MAX_DISTINCT`] tools (the rest under [`OTHER`]).
+    pub tools: Vec<(Box<str>, ToolStats)>,
+    /// SLA outcomes.
+    pub sla: SlaCounts,
+}
+
+/// `d` in whole microseconds, saturating.
+#[inline]
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+const fn status_index(s: RunStatus) -> usize {
+    match s {
+        RunStatus::Success => 0,
+        RunStatus::Error => 1,
+        RunStatus::Panicked => 2,
+        RunStatus::Cancelled => 3,
+    }
+}
+
+impl GroupStats {
+    /// Empty stats that keep a sketch for the token types flagged in `token_sketches`
+    /// (indexed like [`TokenType::ALL`]).
+    #[must_use]
+    pub fn new(token_sketches: [bool; 6]) -> Self {
+        let mut s = GroupStats::default();
+        for (t, on) in s.tokens.iter_mut().zip(token_sketches) {
+            if on {
+                t.sketch = Some(Sketch::new());
+            }
+        }
+        s
+    }
+
+    /// Runs with this status.
+    #[must_use]
+    pub fn status_count(&self, s: RunStatus) -> u64 {
+        self.by_status[status_index(s)]
+    }
+
+    /// Token distribution of one type.
+    #[must_use]
+    pub fn token(&self, t: TokenType) -> &TokenDist {
+        &self.tokens[t as usize]
+    }
+
+    /// Counts one run.
+    #[inline]
+    pub(crate) fn ingest(&mut self, r: &RunRecord, scope: ToolScope<'_>, sla: &SlaOutcome) {
+        self.runs += 1;
+        self.by_status[status_index(r.status)] += 1;
+        if matches!(r.status, RunStatus::Error | RunStatus::Panicked) {
+            self.error_classes
+                .add(r.error_class.as_deref().unwrap_or(UNKNOWN_ERROR_CLASS), 1);
+        }
+        self.stop_reasons.add(&r.stop_reason, 1);
+        let lat = micros(r.duration);
+        self.latency_us.record(lat);
+        self.latency_max_us = self.latency_max_us.max(lat);
+        if let Some(t) = r.time_to_first_token.or(r.metrics.time_to_first_token) {
+            self.ttft_us.record(micros(t));
+        }
+        let usage = &r.metrics.usage;
+        for (dist, t) in self.tokens.iter_mut().zip(TokenType::ALL) {
+            let v = t.of(usage);
+            dist.sum = dist.sum.saturating_add(v);
+            if let Some(s) = &mut dist.sketch {
+                s.record(v);
+            }
+        }
+        let cost = r.metrics.cost;
+        self.cost_total += cost.unwrap_or(Cost::ZERO);
+        if r.unpriced_messages > 0 || (cost.is_none() && !usage.is_zero()) {
+            self.unpriced_runs += 1;
+        } else {
+            self.priced_runs += 1;
+            self.priced_cost += cost.unwrap_or(Cost::ZERO);
+        }
+        match scope {
+            ToolScope::Nothing => {}
+            ToolScope::All => {
+                for call in &r.tool_calls {
+                    self.add_tool_call(call);
+                }
+            }
+            ToolScope::Only(name) => {
+                for call in r.tool_calls.iter().filter(|c| c.name == name) {
+                    self.add_tool_call(call);
+                }
+            }
+        }
+        self.sla.add(sla);
+    }
+
+    #[inline]
+    fn add_tool_call(&mut self, call: &ToolCallMetrics) {
+        self.tool_calls += 1;
+        if matches!(call.status, ToolStatus::Error | ToolStatus::Panicked) {
+            self.tool_errors += 1;
+        }
+        self.tool_mut(&call.name).add(call);
+    }
+
+    fn tool_mut(&mut self, name: &str) -> &mut ToolStats {
+        let pos = match self.tools.iter().position(|t| &*t.0 == name) {
+            Some(p) => p,
+            None => {
+                let name = if self.tools.len() + 1 >= MAX_DISTINCT {
+                    OTHER
+                } else {
+                    name
+                };
+                match self.tools.iter().position(|t| &*t.0 == name) {
+                    Some(p) => p,
+                    None => {
+                        self.tools.push((name.into(), ToolStats::default()));
+                        self.tools.len() - 1
+                    }
+                }
+            }
+        };
+        &mut self.tools[pos].1
+    }
+
+    /// Adds every run of `o` to these stats (the result equals ingesting both streams).
+    pub fn merge(&mut self, o: &GroupStats) {
+        self.runs = self.runs.saturating_add(o.runs);
+        for (a, b) in self.by_status.iter_mut().zip(o.by_status) {
+            *a = a.saturating_add(b);
+        }
+        self.error_classes.merge(&o.error_classes);
+        self.stop_reasons.merge(&o.stop_reasons);
+        self.latency_us.merge(&o.latency_us);
+        self.latency_max_us = self.latency_max_us.max(o.latency_max_us);
+        self.ttft_us.merge(&o.ttft_us);
+        for (a, b) in self.tokens.iter_mut().zip(&o.tokens) {
+            a.sum = a.sum.saturating_add(b.sum);
+            match (&mut a.sketch, &b.sketch) {
+                (Some(x), Some(y)) => x.merge(y),
+                (None, Some(y)) => a.sketch = Some(y.clone()),
+                _ => {}
+            }
+        }
+        self.cost_total += o.cost_total;
+        self.priced_cost += o.priced_cost;
+        self.priced_runs = self.priced_runs.saturating_add(o.priced_runs);
+        self.unpriced_runs = self.unpriced_runs.saturating_add(o.unpriced_runs);
+        self.tool_calls = self.tool_calls.saturating_add(o.tool_calls);
+        self.tool_errors = self.tool_errors.saturating_add(o.tool_errors);
+        for (name, t) in &o.tools {
+            self.tool_mut(name).merge(t);
+        }
+        self.sla.merge(&o.sla);
+    }
+
+    /// Bytes held by these stats: the struct, its sketches' counters and its name tables.
+    /// At most `size_of::<GroupStats>() + (2 + 6 + MAX_DISTINCT) * 35 KiB` plus the names'
+    /// bytes; typically 10–60 KiB (sketches grow only to the largest value recorded).
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        let sketches = self.latency_us.memory_bytes()
+            + self.ttft_us.memory_bytes()
+            + self
+                .tokens
+                .iter()
+                .filter_map(|t| t.sketch.as_ref())
+                .map(Sketch::memory_bytes)
+                .sum::<usize>();
+        let tools = self.tools.capacity() * std::mem::size_of::<(Box<str>, ToolStats)>()
+            + self
+                .tools
+                .iter()
+                .map(|(n, t)| n.len() + t.latency_us.memory_bytes() + t.error_classes.heap_bytes())
+                .sum::<usize>();
+        std::mem::size_of::<Self>()
+            + sketches
+            + tools
+            + self.error_classes.heap_bytes()
+            + self.stop_reasons.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_counts_fold_overflow_into_other() {
+        let mut c = CappedCounts::default();
+        for i in 0..100 {
+            c.add(&format!("class{i}"), 1);
+        }
+        assert_eq!(c.entries.len(), MAX_DISTINCT);
+        assert_eq!(c.get("class0"), 1);
+        assert_eq!(c.get(OTHER), 100 - (MAX_DISTINCT as u64 - 1));
+        assert_eq!(c.entries.iter().map(|e| e.1).sum::<u64>(), 100);
+    }
+
+    #[test]
+    fn unpriced_runs_are_separate() {
+        let mut s = GroupStats::new([true; 6]);
+        let mut r = RunRecord::new("a", jiff::Timestamp::UNIX_EPOCH);
+        r.metrics.usage = Usage::new(10, 5);
+        s.ingest(&r, ToolScope::All, &SlaOutcome::default());
+        assert_eq!((s.priced_runs, s.unpriced_runs), (0, 1));
+        r.metrics.cost = Some(Cost::from_nanos(42));
+        s.ingest(&r, ToolScope::All, &SlaOutcome::default());
+        assert_eq!((s.priced_runs, s.unpriced_runs), (1, 1));
+        assert_eq!(s.priced_cost, Cost::from_nanos(42));
+    }
+}
