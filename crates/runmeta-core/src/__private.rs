@@ -2,14 +2,16 @@
 
 pub use crate::schema::input::Builder;
 pub use crate::schema::{
-    check_range, deserialize_enum, parse_enum, Deadline, FieldDescriptor, FieldError, FieldType,
+    check_range, deserialize_enum, parse_enum, Deadline, REDACTED, FieldDescriptor, FieldError, FieldType,
     FieldValue, LabelField, MetadataEnum, MetadataErrors, MetadataField, Problem, RawValue,
     RunMetadata, SchemaDescriptor, UnknownVariant,
 };
+pub use crate::schema::RegistryEntry;
 pub use serde;
 pub use std;
 
-/// Takes a parsed field out of its slot; a missing required field is recorded.
+/// Takes a parsed field out of its slot; a missing required field is recorded (unless its
+/// key already has an error: it was present, with a bad value).
 #[inline]
 pub fn take<T: MetadataField>(
     slot: Option<T>,
@@ -20,7 +22,7 @@ pub fn take<T: MetadataField>(
         Some(v) => Some(v),
         None => {
             let absent = T::absent();
-            if absent.is_none() {
+            if absent.is_none() && !errors.iter().any(|e| e.key == key) {
                 errors.push(FieldError {
                     key: key.into(),
                     problem: Problem::Missing,
@@ -52,6 +54,29 @@ pub const fn assert_field<T: MetadataField>() {}
 #[inline]
 pub const fn assert_label<T: LabelField>() {}
 
+/// A deadline from a literal checked by `deadline!` at compile time.
+#[must_use]
+pub const fn deadline_const(seconds: i64, nanos: i32) -> Deadline {
+    Deadline::from_timestamp(jiff::Timestamp::constant(seconds, nanos))
+}
+
+/// Debug-prints a field value without requiring `Debug` of the field's type.
+pub struct DebugValue<'a>(pub FieldValue<'a>);
+
+impl std::fmt::Debug for DebugValue<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            FieldValue::Absent => f.write_str("None"),
+            FieldValue::Str(s) => std::fmt::Debug::fmt(s, f),
+            FieldValue::Bool(b) => std::fmt::Debug::fmt(&b, f),
+            FieldValue::Int(i) => std::fmt::Debug::fmt(&i, f),
+            FieldValue::Float(x) => std::fmt::Debug::fmt(&x, f),
+            FieldValue::Deadline(d) => std::fmt::Display::fmt(&d, f),
+            FieldValue::Enum(e) => f.write_str(e),
+        }
+    }
+}
+
 /// A key of a `metadata_keys!` registry.
 pub trait RegistryKey {
     /// The key's type.
@@ -60,4 +85,36 @@ pub trait RegistryKey {
     const NAME: &'static str;
     /// The key's doc comment.
     const DOC: &'static str;
+}
+
+pub use crate::run::{enabled, run_sync, ClassProbe, Outcome, RunArgs, RunSpec, RunStatus, Tracked, ViaErrorClass, ViaTypeName};
+
+/// Turns the value of `metadata = expr` into a record: validated, cloned behind an `Arc`.
+pub trait MetadataArg {
+    /// The record; validation errors are attached, the run is recorded either way.
+    fn metadata_record(&self) -> crate::run::MetadataRecord;
+}
+
+impl<M: RunMetadata + Clone + std::fmt::Debug> MetadataArg for M {
+    fn metadata_record(&self) -> crate::run::MetadataRecord {
+        crate::run::MetadataRecord {
+            errors: self.validate().err().map(std::sync::Arc::new),
+            value: std::sync::Arc::new(self.clone()),
+        }
+    }
+}
+
+/// The session id of `session = expr`.
+pub fn session_id<T: std::fmt::Display + ?Sized>(value: &T) -> std::sync::Arc<str> {
+    std::sync::Arc::from(value.to_string())
+}
+
+/// The model of `model = expr`.
+pub fn model_name<T: std::fmt::Display + ?Sized>(value: &T) -> std::borrow::Cow<'static, str> {
+    std::borrow::Cow::Owned(value.to_string())
+}
+
+/// Records the usage read off a return value by `usage = path`.
+pub fn record_usage<U: Into<crate::metrics::Usage>>(usage: U) {
+    crate::run::record_usage(usage);
 }

@@ -1,10 +1,24 @@
-//! Runs: the record of a finished run, the run context, and the collector that sinks receive
-//! records from.
+//! Runs: the record of a finished run, the run in progress and the functions agent code calls
+//! inside it, the collector that sinks receive records from, and the built-in sinks.
 
+mod active;
+mod collector;
 mod json;
+mod memory;
+mod outcome;
+mod queued;
 mod record;
 mod sink;
+#[cfg(feature = "tracing")]
+mod spans;
+mod tracked;
 
+pub use active::{add_metric, current_run, first_token, record_message, record_usage, set_stop_reason, tool, tool_async, CurrentRun, ModelCall, RunArgs, RunSpec, ToolResult};
+pub use collector::{flush, AlreadyInstalled, Collector, CollectorBuilder};
 pub use json::RecordJsonError;
+pub use memory::InMemorySink;
+pub use outcome::{short_type_name, ClassProbe, ErrorClass, Outcome, ViaErrorClass, ViaTypeName};
+pub use queued::{Overflow, QueueStats, QueuedSink};
 pub use record::{MetadataRecord, ModelBreakdown, RunId, RunRecord, RunStatus};
 pub use sink::Sink;
+pub use tracked::{enabled, run_sync, Tracked};

@@ -21,7 +21,11 @@ impl RunId {
     /// A new id for a run starting now.
     #[must_use]
     pub fn new() -> Self {
-        RunId(uuid::Uuid::now_v7())
+        // `NoContext`: no process-wide counter (and no lock) on the hot path; ids are
+        // ordered by millisecond, random within one.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, now.as_secs(), now.subsec_nanos());
+        RunId(uuid::Uuid::new_v7(ts))
     }
 }
 
@@ -140,6 +144,8 @@ pub struct RunRecord {
     pub agent: Cow<'static, str>,
     /// The team the agent ran in, if any.
     pub team: Option<Cow<'static, str>>,
+    /// The model the run requests (`gen_ai.request.model`), when declared.
+    pub request_model: Option<Cow<'static, str>>,
     /// The release/version of the agent code (from the collector's configuration).
     pub release: Option<Arc<str>>,
     /// When the run started (UTC).
@@ -188,6 +194,7 @@ impl RunRecord {
             session_id: None,
             agent: agent.into(),
             team: None,
+            request_model: None,
             release: None,
             started_at,
             duration: Duration::ZERO,

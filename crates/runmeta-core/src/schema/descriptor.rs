@@ -97,3 +97,14 @@ impl SchemaDescriptor {
         self.fields.iter().filter(|f| f.label)
     }
 }
+
+/// One key of an organization's registry (`metadata_keys!`): `org_keys::KEYS` lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegistryEntry {
+    /// The key.
+    pub key: &'static str,
+    /// Its type.
+    pub ty: FieldType,
+    /// Its doc comment.
+    pub doc: &'static str,
+}

@@ -12,7 +12,7 @@ use std::fmt;
 /// let err = "hihg".parse::<Priority>().unwrap_err();
 /// assert_eq!(err.to_string(), "`hihg` is not a Priority; expected one of `low`, `medium`, `high`, `critical`");
 /// ```
-pub trait MetadataEnum: Copy + Send + Sync + 'static {
+pub trait MetadataEnum: Sized + Send + Sync + 'static {
     /// The Rust type's name.
     const NAME: &'static str;
     /// The wire names, in declaration order.

@@ -11,7 +11,7 @@ mod json_schema;
 mod metadata;
 
 pub use deadline::{Deadline, DeadlineError};
-pub use descriptor::{FieldDescriptor, FieldType, SchemaDescriptor};
+pub use descriptor::{FieldDescriptor, FieldType, RegistryEntry, SchemaDescriptor};
 pub use enums::{
     deserialize_enum, parse_enum, BusinessImpact, CustomerTier, Environment, MetadataEnum,
     Priority, UnknownVariant,

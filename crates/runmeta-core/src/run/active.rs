@@ -1,0 +1,434 @@
+//! The run in progress: its state, the per-thread stack of active runs, and the functions
+//! agent code calls inside a run.
+//!
+//! A run's state lives in the tracked call (the guard of a sync fn, the wrapper of a future).
+//! It is pushed on this thread's stack while the run's code executes — for a future, around
+//! each poll, the way `tracing::Instrument` enters its span — so it follows a task across
+//! threads and never leaks into another task polled on the same thread. A run started while
+//! another is on the stack is its child.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use super::collector::{self, Collector};
+use super::{MetadataRecord, Outcome, RunId, RunRecord};
+use crate::metrics::{MessageMetrics, Metrics, ModelRef, ToolCallMetrics, ToolStatus, Usage};
+
+/// What a tracked fn declares once: `#[track_run(agent = .., team = .., model = ..)]`.
+#[derive(Debug)]
+pub struct RunSpec {
+    /// The agent's name.
+    pub agent: &'static str,
+    /// The team, if any.
+    pub team: Option<&'static str>,
+}
+
+/// What a tracked call supplies each time: metadata, session, model.
+#[derive(Debug, Default)]
+pub struct RunArgs {
+    /// The run's metadata.
+    pub metadata: Option<MetadataRecord>,
+    /// The session id.
+    pub session: Option<Arc<str>>,
+    /// The model the run requests (`gen_ai.request.model`).
+    pub model: Option<Cow<'static, str>>,
+}
+
+/// The state of a run in progress.
+pub(crate) struct ActiveRun {
+    collector: &'static Collector,
+    pub(crate) record: RunRecord,
+    start: Instant,
+    first_token: Option<Duration>,
+    stop_reason: Option<Cow<'static, str>>,
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<ActiveRun>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Ids of the run in progress on this thread; see [`current_run`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrentRun {
+    /// The run's id.
+    pub run_id: RunId,
+    /// Its parent's id, if it was started inside another run.
+    pub parent_run_id: Option<RunId>,
+    /// Its session id.
+    pub session_id: Option<Arc<str>>,
+    /// Its agent.
+    pub agent: Cow<'static, str>,
+}
+
+impl ActiveRun {
+    /// Starts a run, or returns `None` when no collector is installed (then tracking costs a
+    /// load and a branch).
+    pub(crate) fn start(spec: &RunSpec, args: RunArgs) -> Option<ActiveRun> {
+        let collector = collector::global()?;
+        let mut record = RunRecord::new(Cow::Borrowed(spec.agent), Timestamp::now());
+        record.team = spec.team.map(Cow::Borrowed);
+        record.release.clone_from(&collector.release);
+        record.session_id = args.session;
+        record.metadata = args.metadata;
+        record.request_model = args.model;
+        STACK.with(|stack| {
+            if let Ok(stack) = stack.try_borrow() {
+                if let Some(parent) = stack.last() {
+                    record.parent_run_id = Some(parent.record.run_id);
+                    if record.session_id.is_none() {
+                        record.session_id.clone_from(&parent.record.session_id);
+                    }
+                    if record.team.is_none() {
+                        record.team.clone_from(&parent.record.team);
+                    }
+                }
+            }
+        });
+        #[cfg(feature = "tracing")]
+        let span = super::spans::run_span(&record);
+        Some(ActiveRun {
+            collector,
+            record,
+            start: Instant::now(),
+            first_token: None,
+            stop_reason: None,
+            #[cfg(feature = "tracing")]
+            span,
+        })
+    }
+
+    /// Pushes the run on this thread's stack while `f` runs, then takes it back. The run is
+    /// taken back even if `f` panics.
+    pub(crate) fn enter<R>(slot: &mut Option<ActiveRun>, f: impl FnOnce() -> R) -> R {
+        struct Exit<'a>(&'a mut Option<ActiveRun>, usize);
+        impl Drop for Exit<'_> {
+            fn drop(&mut self) {
+                *self.0 = pop(self.1);
+            }
+        }
+        let Some(run) = slot.take() else { return f() };
+        #[cfg(feature = "tracing")]
+        let span = run.span.clone();
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
+        let depth = push(run);
+        let _exit = Exit(slot, depth);
+        f()
+    }
+
+    /// Ends the run and hands its record to the collector. If this run ran inside another on
+    /// this thread, its totals are added to that parent's children totals.
+    pub(crate) fn finish(self, outcome: Outcome) {
+        let ActiveRun {
+            collector,
+            mut record,
+            start,
+            first_token,
+            stop_reason,
+            #[cfg(feature = "tracing")]
+            span,
+        } = self;
+        record.duration = start.elapsed();
+        record.status = outcome.status;
+        record.error_class = outcome.error_class;
+        record.stop_reason = stop_reason.unwrap_or(Cow::Borrowed(outcome.status.default_stop_reason()));
+        if !record.messages.is_empty() {
+            record.recompute_totals();
+        }
+        record.metrics.duration = Some(record.duration);
+        if let Some(explicit) = first_token {
+            let earliest = record.time_to_first_token.map_or(explicit, |t| t.min(explicit));
+            record.time_to_first_token = Some(earliest);
+            record.metrics.time_to_first_token = Some(earliest);
+        }
+        collector.enrich(&mut record);
+        #[cfg(feature = "tracing")]
+        super::spans::close_run_span(&span, &record);
+        let (usage, cost) = (record.total_usage(), record.total_cost());
+        with_current(|parent| {
+            if Some(parent.record.run_id) == record.parent_run_id {
+                parent.record.children_usage += usage;
+                parent.record.children_cost += cost;
+                parent.record.child_runs = parent.record.child_runs.saturating_add(1);
+            }
+        });
+        collector.deliver(&record);
+    }
+}
+
+fn push(run: ActiveRun) -> usize {
+    STACK.with(|stack| {
+        let mut stack = stack.borrow_mut();
+        stack.push(run);
+        stack.len()
+    })
+}
+
+fn pop(depth: usize) -> Option<ActiveRun> {
+    STACK.with(|stack| {
+        let mut stack = stack.borrow_mut();
+        // Runs entered inside this one have been popped by their own guards; anything
+        // above `depth` here would be a bug, so it is dropped rather than leaked.
+        stack.truncate(depth);
+        if stack.len() == depth {
+            stack.pop()
+        } else {
+            None
+        }
+    })
+}
+
+/// Calls `f` with the innermost run in progress on this thread; `None` outside a run.
+fn with_current<R>(f: impl FnOnce(&mut ActiveRun) -> R) -> Option<R> {
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.try_borrow_mut().ok()?;
+            stack.last_mut().map(f)
+        })
+        .ok()
+        .flatten()
+}
+
+/// The ids of the run in progress, or `None` outside a tracked run.
+///
+/// ```
+/// assert!(runmeta_core::run::current_run().is_none());
+/// ```
+#[must_use]
+pub fn current_run() -> Option<CurrentRun> {
+    with_current(|run| CurrentRun {
+        run_id: run.record.run_id,
+        parent_run_id: run.record.parent_run_id,
+        session_id: run.record.session_id.clone(),
+        agent: run.record.agent.clone(),
+    })
+}
+
+/// Records one model call's metrics in the current run. Outside a run it does nothing.
+pub fn record_message(message: MessageMetrics) {
+    with_current(|run| run.record.messages.push(message));
+}
+
+/// Records token usage of a model call in the current run (no timing, no model). Outside a
+/// run it does nothing.
+///
+/// ```
+/// use runmeta_core::metrics::Usage;
+/// runmeta_core::run::record_usage(Usage::new(10, 5)); // no run: a no-op
+/// ```
+pub fn record_usage(usage: impl Into<Usage>) {
+    let usage = usage.into();
+    with_current(|run| {
+        run.record.messages.push(MessageMetrics { metrics: Metrics::from_usage(usage), ..MessageMetrics::default() });
+    });
+}
+
+/// Marks the first token of the run now (the run's time to first token is the earliest mark
+/// or message). Outside a run it does nothing.
+pub fn first_token() {
+    with_current(|run| {
+        let now = run.start.elapsed();
+        run.first_token = Some(run.first_token.map_or(now, |t| t.min(now)));
+    });
+}
+
+/// Sets why the current run stopped (`max_turns`, `handoff`, `content_filter`, ...); the
+/// defaults are `completed`, `error`, `panicked` and `cancelled`. Outside a run it does
+/// nothing.
+pub fn set_stop_reason(reason: impl Into<Cow<'static, str>>) {
+    let reason = reason.into();
+    with_current(|run| run.stop_reason = Some(reason));
+}
+
+/// Adds a value to the current run's `additional_metrics` (numbers sum, other values keep the
+/// latest). Outside a run it does nothing.
+pub fn add_metric(key: &str, value: impl Into<serde_json::Value>) {
+    let value = value.into();
+    with_current(|run| {
+        let mut one = serde_json::Map::new();
+        one.insert(key.to_owned(), value);
+        crate::metrics::merge_json_maps(&mut run.record.metrics.additional_metrics, &one);
+    });
+}
+
+/// Records a finished tool call in the current run.
+pub(crate) fn record_tool(call: ToolCallMetrics) {
+    with_current(|run| run.record.tool_calls.push(call));
+}
+
+/// Times one model call as a message of the current run.
+///
+/// ```
+/// use runmeta_core::metrics::{ModelRef, Usage};
+/// use runmeta_core::run::ModelCall;
+/// let call = ModelCall::start(ModelRef { provider: "openai".into(), id: "gpt-4o-mini".into(), ..Default::default() });
+/// call.first_token();
+/// call.finish(Usage::new(120, 30)); // outside a run: measured, then dropped
+/// ```
+#[derive(Debug)]
+pub struct ModelCall {
+    model: ModelRef,
+    started_at: Timestamp,
+    start: Instant,
+    first_token: Option<Duration>,
+    provider_metrics: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ModelCall {
+    /// Starts timing a call to `model`.
+    #[must_use]
+    pub fn start(model: ModelRef) -> Self {
+        ModelCall { model, started_at: Timestamp::now(), start: Instant::now(), first_token: None, provider_metrics: serde_json::Map::new() }
+    }
+
+    /// Marks the call's first token (the first call counts); also marks the run's.
+    pub fn first_token(&mut self) {
+        if self.first_token.is_none() {
+            self.first_token = Some(self.start.elapsed());
+            first_token();
+        }
+    }
+
+    /// Adds provider-specific data to the message.
+    pub fn provider_metric(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        self.provider_metrics.insert(key.to_owned(), value.into());
+    }
+
+    /// Ends the call with its usage and records it in the current run.
+    pub fn finish(self, usage: impl Into<Usage>) {
+        let duration = self.start.elapsed();
+        record_message(MessageMetrics {
+            model: Some(self.model),
+            started_at: Some(self.started_at),
+            metrics: Metrics {
+                usage: usage.into(),
+                duration: Some(duration),
+                time_to_first_token: self.first_token,
+                provider_metrics: self.provider_metrics,
+                ..Metrics::default()
+            },
+        });
+    }
+}
+
+/// Times a tool call and records it in the current run with its status; returns the tool's
+/// result. A panic in the tool is recorded as `panicked` and resumed.
+///
+/// ```
+/// let n: Result<u32, std::num::ParseIntError> = runmeta_core::run::tool("parse", || "42".parse());
+/// assert_eq!(n, Ok(42));
+/// ```
+pub fn tool<R: ToolResult>(name: &str, f: impl FnOnce() -> R) -> R {
+    let call = ToolTimer::start(name);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    match result {
+        Ok(value) => {
+            let (status, class) = value.tool_outcome();
+            call.finish(status, class);
+            value
+        }
+        Err(panic) => {
+            call.finish(ToolStatus::Panicked, Some(Cow::Borrowed("panic")));
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+/// Times an async tool call; see [`tool`]. A future dropped before completion is recorded
+/// as `cancelled`.
+pub async fn tool_async<R: ToolResult, F: std::future::Future<Output = R>>(name: &str, future: F) -> R {
+    struct Pending(Option<ToolTimer>);
+    impl Drop for Pending {
+        fn drop(&mut self) {
+            if let Some(timer) = self.0.take() {
+                let status = if std::thread::panicking() { ToolStatus::Panicked } else { ToolStatus::Cancelled };
+                timer.finish(status, None);
+            }
+        }
+    }
+    let mut pending = Pending(Some(ToolTimer::start(name)));
+    let value = future.await;
+    if let Some(timer) = pending.0.take() {
+        let (status, class) = value.tool_outcome();
+        timer.finish(status, class);
+    }
+    value
+}
+
+struct ToolTimer {
+    name: String,
+    started_at: Timestamp,
+    start: Instant,
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+impl ToolTimer {
+    fn start(name: &str) -> Self {
+        ToolTimer {
+            name: name.to_owned(),
+            started_at: Timestamp::now(),
+            start: Instant::now(),
+            #[cfg(feature = "tracing")]
+            span: super::spans::tool_span(name),
+        }
+    }
+
+    fn finish(self, status: ToolStatus, error_class: Option<Cow<'static, str>>) {
+        #[cfg(feature = "tracing")]
+        super::spans::close_tool_span(&self.span, status, error_class.as_deref());
+        record_tool(ToolCallMetrics {
+            name: self.name,
+            started_at: self.started_at,
+            duration: self.start.elapsed(),
+            status,
+            error_class: error_class.map(Cow::into_owned),
+        });
+    }
+}
+
+/// How a tool's return value maps to a tool status: `Result` is `Ok` → success, `Err` →
+/// error (class from [`ErrorClass`](super::ErrorClass) is not available generically, so the
+/// error type's name is used); any other value is a success.
+pub trait ToolResult {
+    /// The status and error class.
+    fn tool_outcome(&self) -> (ToolStatus, Option<Cow<'static, str>>);
+}
+
+impl<T, E> ToolResult for Result<T, E> {
+    fn tool_outcome(&self) -> (ToolStatus, Option<Cow<'static, str>>) {
+        match self {
+            Ok(_) => (ToolStatus::Success, None),
+            Err(_) => (ToolStatus::Error, Some(Cow::Borrowed(super::outcome::short_type_name::<E>()))),
+        }
+    }
+}
+
+macro_rules! plain_tool_result {
+    ($($t:ty),*) => {$(
+        impl ToolResult for $t {
+            fn tool_outcome(&self) -> (ToolStatus, Option<Cow<'static, str>>) {
+                (ToolStatus::Success, None)
+            }
+        }
+    )*};
+}
+plain_tool_result!((), bool, String, &str, u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64, serde_json::Value);
+
+impl<T> ToolResult for Option<T> {
+    fn tool_outcome(&self) -> (ToolStatus, Option<Cow<'static, str>>) {
+        (ToolStatus::Success, None)
+    }
+}
+
+impl<T> ToolResult for Vec<T> {
+    fn tool_outcome(&self) -> (ToolStatus, Option<Cow<'static, str>>) {
+        (ToolStatus::Success, None)
+    }
+}

@@ -1,0 +1,102 @@
+//! An in-memory sink: the most recent runs, for tests, examples and small services.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::{RunId, RunRecord, Sink};
+use crate::metrics::{SessionMetrics, TeamMetrics};
+
+/// Keeps the last `capacity` runs in memory; older ones are evicted and counted.
+///
+/// ```
+/// use runmeta_core::run::{InMemorySink, RunRecord, Sink};
+/// let sink = InMemorySink::new(2);
+/// for agent in ["a", "b", "c"] {
+///     sink.record(&RunRecord::new(agent, jiff::Timestamp::UNIX_EPOCH));
+/// }
+/// let agents: Vec<_> = sink.records().into_iter().map(|r| r.agent).collect();
+/// assert_eq!(agents, ["b", "c"]);
+/// assert_eq!(sink.evicted(), 1);
+/// ```
+#[derive(Debug)]
+pub struct InMemorySink {
+    capacity: usize,
+    records: Mutex<VecDeque<RunRecord>>,
+    evicted: AtomicU64,
+}
+
+impl InMemorySink {
+    /// A sink keeping at most `capacity` runs.
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        InMemorySink { capacity, records: Mutex::new(VecDeque::new()), evicted: AtomicU64::new(0) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<RunRecord>> {
+        // A panic while holding the lock cannot leave the queue half-updated (push/pop are
+        // atomic for our purposes), so a poisoned lock is safe to use.
+        self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of the kept runs, oldest first.
+    #[must_use]
+    pub fn records(&self) -> Vec<RunRecord> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// Removes and returns the kept runs.
+    #[must_use]
+    pub fn take(&self) -> Vec<RunRecord> {
+        self.lock().drain(..).collect()
+    }
+
+    /// The kept runs that match `f`.
+    #[must_use]
+    pub fn filter(&self, f: impl Fn(&RunRecord) -> bool) -> Vec<RunRecord> {
+        self.lock().iter().filter(|r| f(r)).cloned().collect()
+    }
+
+    /// The run with this id, if kept.
+    #[must_use]
+    pub fn get(&self, run_id: RunId) -> Option<RunRecord> {
+        self.lock().iter().find(|r| r.run_id == run_id).cloned()
+    }
+
+    /// Runs evicted to respect the capacity.
+    #[must_use]
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// The rollup of a session's kept runs.
+    #[must_use]
+    pub fn session(&self, session_id: &str) -> SessionMetrics {
+        let records = self.filter(|r| r.session_id.as_deref() == Some(session_id));
+        SessionMetrics::from_runs(&records)
+    }
+
+    /// The leader-only and full-team rollup of a team run (the leader and its kept
+    /// descendants); `None` if the leader run is not kept.
+    #[must_use]
+    pub fn team(&self, leader: RunId) -> Option<TeamMetrics> {
+        let records = self.records();
+        TeamMetrics::for_leader(leader, &records)
+    }
+}
+
+impl Sink for InMemorySink {
+    fn record(&self, run: &RunRecord) {
+        let run = run.clone();
+        let mut records = self.lock();
+        if self.capacity == 0 {
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if records.len() >= self.capacity {
+            records.pop_front();
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+        records.push_back(run);
+    }
+}

@@ -1,0 +1,276 @@
+//! Behaviour of `#[derive(RunMetadata)]`, `#[derive(MetadataEnum)]`, `metadata_keys!` and
+//! `deadline!` through the public API.
+#![warn(clippy::pedantic)]
+#![allow(missing_docs)]
+
+use runmeta::prelude::*;
+use runmeta::schema::{FieldType, Problem, UnknownKeys};
+
+runmeta::metadata_keys! {
+    /// The example organization's registry.
+    pub mod org_keys {
+        /// Link to the external ticketing system.
+        ticket_id: String,
+        /// Urgency.
+        priority: Priority,
+        request_type: RequestType,
+        customer_tier: CustomerTier,
+        customer_id: String,
+        user_id: String,
+        department: String,
+        /// When the answer is due.
+        sla_deadline: Deadline,
+        escalation_level: u8,
+        business_impact: BusinessImpact,
+        estimated_resolution_time_minutes: u32,
+        agent_version: String,
+        environment: Environment,
+    }
+}
+
+/// What the support desk asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, MetadataEnum)]
+pub enum RequestType {
+    BillingSupport,
+    Technical,
+    Sales,
+    #[metadata_enum(rename = "other")]
+    SomethingElse,
+}
+
+/// Every field of reference 000's table.
+#[derive(Clone, RunMetadata)]
+#[run_metadata(keys = org_keys, name = "SupportRun", version = 2)]
+pub struct SupportRun {
+    /// The ticket.
+    pub ticket_id: String,
+    #[run_metadata(label)]
+    pub priority: Priority,
+    #[run_metadata(label)]
+    pub request_type: RequestType,
+    #[run_metadata(label)]
+    pub customer_tier: CustomerTier,
+    #[run_metadata(redact)]
+    pub customer_id: String,
+    #[run_metadata(redact)]
+    pub user_id: Option<String>,
+    pub department: String,
+    #[run_metadata(sla_deadline)]
+    pub sla_deadline: Deadline,
+    #[run_metadata(range = 1..=3)]
+    pub escalation_level: u8,
+    #[run_metadata(label)]
+    pub business_impact: BusinessImpact,
+    pub estimated_resolution_time_minutes: Option<u32>,
+    pub agent_version: Option<String>,
+    pub environment: Option<Environment>,
+}
+
+const REFERENCE: &str = r#"{
+    "ticket_id": "SUP-2024-001234",
+    "priority": "high",
+    "request_type": "billing_support",
+    "customer_tier": "enterprise",
+    "customer_id": "cust_abc123",
+    "department": "support",
+    "sla_deadline": "2024-01-15T14:00:00Z",
+    "escalation_level": 2,
+    "business_impact": "critical",
+    "estimated_resolution_time_minutes": 30
+}"#;
+
+#[test]
+fn parses_the_reference_document() {
+    let run = SupportRun::from_json_str(REFERENCE).expect("valid");
+    assert_eq!(run.ticket_id, "SUP-2024-001234");
+    assert_eq!(run.priority, Priority::High);
+    assert!(run.priority >= Priority::High);
+    assert_eq!(run.request_type, RequestType::BillingSupport);
+    assert_eq!(run.sla_deadline, runmeta::deadline!("2024-01-15T14:00:00Z"));
+    assert_eq!(run.escalation_level, 2);
+    assert_eq!(run.estimated_resolution_time_minutes, Some(30));
+    assert_eq!(run.user_id, None);
+    assert!(run.validate().is_ok());
+}
+
+#[test]
+fn labels_are_static_pairs_in_schema_order() {
+    let run = SupportRun::from_json_str(REFERENCE).unwrap();
+    let labels: Vec<_> = run.labels().collect();
+    assert_eq!(
+        labels,
+        [
+            ("priority", "high"),
+            ("request_type", "billing_support"),
+            ("customer_tier", "enterprise"),
+            ("business_impact", "critical")
+        ]
+    );
+}
+
+#[test]
+fn schema_descriptor_describes_every_field() {
+    let schema = SupportRun::SCHEMA;
+    assert_eq!(schema.name, "SupportRun");
+    assert_eq!(schema.version, 2);
+    assert_eq!(schema.fields.len(), 13);
+    let tier = schema.field("customer_tier").unwrap();
+    assert!(tier.label && tier.required && !tier.redact);
+    assert_eq!(tier.ty, FieldType::Enum { name: "CustomerTier", values: &["free", "pro", "enterprise"] });
+    let level = schema.field("escalation_level").unwrap();
+    assert_eq!(level.ty, FieldType::Integer { min: 1, max: 3 });
+    assert!(schema.field("customer_id").unwrap().redact);
+    assert!(!schema.field("user_id").unwrap().required);
+    assert_eq!(schema.field("ticket_id").unwrap().doc, "The ticket.");
+    assert!(schema.field("sla_deadline").unwrap().sla_deadline);
+    assert_eq!(org_keys::KEYS.len(), 13);
+    assert_eq!(org_keys::KEYS[0].doc, "Link to the external ticketing system.");
+}
+
+#[test]
+fn reports_every_problem_at_once() {
+    let input = r#"{
+        "ticket_id": 42,
+        "priority": "hihg",
+        "request_type": "billing_support",
+        "customer_id": "cust_1",
+        "department": "support",
+        "sla_deadline": "2024-02-30T14:00:00Z",
+        "escalation_level": 7,
+        "business_impact": "critical",
+        "tier": "gold"
+    }"#;
+    let errors = SupportRun::from_json_str(input).unwrap_err();
+    assert_eq!(errors.schema, "SupportRun");
+    let keys: Vec<&str> = errors.errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["ticket_id", "priority", "sla_deadline", "escalation_level", "tier", "customer_tier"]);
+    assert_eq!(
+        errors.for_key("priority"),
+        Some(&Problem::NotAllowed { found: Some("hihg".into()), allowed: &["low", "medium", "high", "critical"] })
+    );
+    assert_eq!(errors.for_key("escalation_level"), Some(&Problem::OutOfRange { found: Some("7".into()), min: 1, max: 3 }));
+    assert_eq!(errors.for_key("customer_tier"), Some(&Problem::Missing));
+    assert_eq!(errors.for_key("tier"), Some(&Problem::Unknown));
+    let message = errors.to_string();
+    assert!(message.starts_with("invalid SupportRun metadata (6 problems): "), "{message}");
+    assert!(message.contains("`ticket_id`: expected string, found integer"), "{message}");
+    assert!(message.contains("`priority`: `hihg` is not allowed; expected one of `low`, `medium`, `high`, `critical`"), "{message}");
+    assert!(message.contains("`sla_deadline`: deadline date 2024-02-30 does not exist in the calendar"), "{message}");
+    let json = errors.to_json();
+    assert_eq!(json["errors"][1]["problem"], "not_allowed");
+    assert_eq!(json["errors"][1]["key"], "priority");
+}
+
+#[test]
+fn redacted_values_never_leak() {
+    let mut run = SupportRun::from_json_str(REFERENCE).unwrap();
+    run.user_id = Some("user-SECRET".into());
+    let debug = format!("{run:?}");
+    assert!(!debug.contains("cust_abc123") && !debug.contains("user-SECRET"), "{debug}");
+    assert!(debug.contains("[redacted]"));
+    let json = serde_json::Value::Object(run.to_json()).to_string();
+    assert!(!json.contains("cust_abc123") && !json.contains("user-SECRET"), "{json}");
+    // A bad value of a redacted field is not echoed in the error.
+    #[derive(RunMetadata)]
+    struct Secretive {
+        #[run_metadata(redact, range = 1..=3)]
+        pin: u16,
+    }
+    let err = Secretive::from_json_str(r#"{"pin": 4242}"#).unwrap_err().to_string();
+    assert!(!err.contains("4242"), "{err}");
+}
+
+#[test]
+fn unknown_keys_can_be_kept() {
+    let doc = REFERENCE.replace("\"department\"", "\"experiment\": \"b\", \"department\"");
+    assert!(SupportRun::from_json_str(&doc).is_err());
+    let (run, extra) = runmeta::schema::input::from_json_str::<SupportRun>(&doc, UnknownKeys::Keep).unwrap();
+    assert_eq!(run.department, "support");
+    assert_eq!(extra["experiment"], "b");
+}
+
+#[test]
+fn from_value_and_from_map_agree_with_from_str() {
+    let value: serde_json::Value = serde_json::from_str(REFERENCE).unwrap();
+    let a = SupportRun::from_json_value(&value).unwrap();
+    let pairs = [
+        ("ticket_id", "SUP-2024-001234"),
+        ("priority", "high"),
+        ("request_type", "billing_support"),
+        ("customer_tier", "enterprise"),
+        ("customer_id", "cust_abc123"),
+        ("department", "support"),
+        ("sla_deadline", "2024-01-15T14:00:00Z"),
+        ("escalation_level", "2"),
+        ("business_impact", "critical"),
+        ("estimated_resolution_time_minutes", "30"),
+    ];
+    let b = SupportRun::from_map(pairs).unwrap();
+    assert_eq!(a.to_json(), b.to_json());
+    let bad = SupportRun::from_map([("escalation_level", "two")]).unwrap_err();
+    assert_eq!(
+        bad.for_key("escalation_level"),
+        Some(&Problem::WrongType { expected: "integer".into(), found: "string" })
+    );
+}
+
+#[test]
+fn duplicate_keys_and_limits_are_errors() {
+    let doc = REFERENCE.replace("\"department\": \"support\"", "\"department\": \"support\", \"department\": \"sales\"");
+    assert_eq!(SupportRun::from_json_str(&doc).unwrap_err().for_key("department"), Some(&Problem::Duplicate));
+    let huge = format!("{{\"ticket_id\": \"{}\"}}", "x".repeat(5000));
+    let err = SupportRun::from_json_str(&huge).unwrap_err();
+    assert!(matches!(err.for_key("ticket_id"), Some(Problem::StringTooLong { len: 5000, .. })));
+    let many: String = (0..300).map(|i| format!("\"k{i}\": 1")).collect::<Vec<_>>().join(",");
+    let err = SupportRun::from_json_str(&format!("{{{many}}}")).unwrap_err();
+    assert!(err.errors.iter().any(|e| matches!(e.problem, Problem::TooManyKeys { max: 256 })), "{err}");
+    let big = format!("{{\"ticket_id\": \"{}\"}}", "x".repeat(1_100_000));
+    assert!(matches!(SupportRun::from_json_str(&big).unwrap_err().errors[0].problem, Problem::DocumentTooLarge { .. }));
+    let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert!(matches!(SupportRun::from_json_str(&nested).unwrap_err().errors[0].problem, Problem::Malformed { .. }));
+}
+
+#[test]
+fn metadata_enum_derive() {
+    assert_eq!(RequestType::VALUES, ["billing_support", "technical", "sales", "other"]);
+    assert_eq!(RequestType::ALL.len(), 4);
+    assert_eq!(RequestType::SomethingElse.to_string(), "other");
+    assert_eq!("sales".parse::<RequestType>(), Ok(RequestType::Sales));
+    let err = "Sales".parse::<RequestType>().unwrap_err();
+    assert_eq!(err.to_string(), "`Sales` is not a RequestType; expected one of `billing_support`, `technical`, `sales`, `other`");
+    assert_eq!(serde_json::to_string(&RequestType::BillingSupport).unwrap(), "\"billing_support\"");
+    assert_eq!(serde_json::from_str::<RequestType>("\"other\"").unwrap(), RequestType::SomethingElse);
+}
+
+#[test]
+fn json_schema_export() {
+    let schema = SupportRun::json_schema();
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(schema["properties"]["priority"]["enum"], serde_json::json!(["low", "medium", "high", "critical"]));
+    assert_eq!(schema["properties"]["escalation_level"]["maximum"], 3);
+    assert_eq!(schema["properties"]["sla_deadline"]["format"], "date-time");
+    assert_eq!(schema["additionalProperties"], false);
+    let required = schema["required"].as_array().unwrap();
+    assert!(required.contains(&"ticket_id".into()) && !required.contains(&"user_id".into()));
+}
+
+#[test]
+fn a_schema_without_registry_and_typed_validation() {
+    #[derive(RunMetadata)]
+    struct Small {
+        #[run_metadata(rename = "feature")]
+        feature_name: String,
+        #[run_metadata(range = -5..5)]
+        score: i32,
+        #[run_metadata(label)]
+        beta: bool,
+        ratio: f64,
+    }
+    let s = Small { feature_name: "document_analysis".into(), score: 9, beta: true, ratio: f64::NAN };
+    let err = s.validate().unwrap_err();
+    assert_eq!(err.for_key("score"), Some(&Problem::OutOfRange { found: Some("9".into()), min: -5, max: 4 }));
+    assert_eq!(err.for_key("ratio"), Some(&Problem::NonFinite));
+    assert_eq!(s.labels().collect::<Vec<_>>(), [("beta", "true")]);
+    assert_eq!(Small::SCHEMA.fields[0].key, "feature");
+    assert!(Small::from_json_str(r#"{"feature": "x", "score": 1, "beta": false, "ratio": 0.5}"#).is_ok());
+}
