@@ -116,7 +116,13 @@ fn schema_descriptor_describes_every_field() {
     assert_eq!(schema.fields.len(), 13);
     let tier = schema.field("customer_tier").unwrap();
     assert!(tier.label && tier.required && !tier.redact);
-    assert_eq!(tier.ty, FieldType::Enum { name: "CustomerTier", values: &["free", "pro", "enterprise"] });
+    assert_eq!(
+        tier.ty,
+        FieldType::Enum {
+            name: "CustomerTier",
+            values: &["free", "pro", "enterprise"]
+        }
+    );
     let level = schema.field("escalation_level").unwrap();
     assert_eq!(level.ty, FieldType::Integer { min: 1, max: 3 });
     assert!(schema.field("customer_id").unwrap().redact);
@@ -124,7 +130,10 @@ fn schema_descriptor_describes_every_field() {
     assert_eq!(schema.field("ticket_id").unwrap().doc, "The ticket.");
     assert!(schema.field("sla_deadline").unwrap().sla_deadline);
     assert_eq!(org_keys::KEYS.len(), 13);
-    assert_eq!(org_keys::KEYS[0].doc, "Link to the external ticketing system.");
+    assert_eq!(
+        org_keys::KEYS[0].doc,
+        "Link to the external ticketing system."
+    );
 }
 
 #[test]
@@ -143,19 +152,48 @@ fn reports_every_problem_at_once() {
     let errors = SupportRun::from_json_str(input).unwrap_err();
     assert_eq!(errors.schema, "SupportRun");
     let keys: Vec<&str> = errors.errors.iter().map(|e| e.key.as_str()).collect();
-    assert_eq!(keys, ["ticket_id", "priority", "sla_deadline", "escalation_level", "tier", "customer_tier"]);
+    assert_eq!(
+        keys,
+        [
+            "ticket_id",
+            "priority",
+            "sla_deadline",
+            "escalation_level",
+            "tier",
+            "customer_tier"
+        ]
+    );
     assert_eq!(
         errors.for_key("priority"),
-        Some(&Problem::NotAllowed { found: Some("hihg".into()), allowed: &["low", "medium", "high", "critical"] })
+        Some(&Problem::NotAllowed {
+            found: Some("hihg".into()),
+            allowed: &["low", "medium", "high", "critical"]
+        })
     );
-    assert_eq!(errors.for_key("escalation_level"), Some(&Problem::OutOfRange { found: Some("7".into()), min: 1, max: 3 }));
+    assert_eq!(
+        errors.for_key("escalation_level"),
+        Some(&Problem::OutOfRange {
+            found: Some("7".into()),
+            min: 1,
+            max: 3
+        })
+    );
     assert_eq!(errors.for_key("customer_tier"), Some(&Problem::Missing));
     assert_eq!(errors.for_key("tier"), Some(&Problem::Unknown));
     let message = errors.to_string();
-    assert!(message.starts_with("invalid SupportRun metadata (6 problems): "), "{message}");
-    assert!(message.contains("`ticket_id`: expected string, found integer"), "{message}");
+    assert!(
+        message.starts_with("invalid SupportRun metadata (6 problems): "),
+        "{message}"
+    );
+    assert!(
+        message.contains("`ticket_id`: expected string, found integer"),
+        "{message}"
+    );
     assert!(message.contains("`priority`: `hihg` is not allowed; expected one of `low`, `medium`, `high`, `critical`"), "{message}");
-    assert!(message.contains("`sla_deadline`: deadline date 2024-02-30 does not exist in the calendar"), "{message}");
+    assert!(
+        message.contains("`sla_deadline`: deadline date 2024-02-30 does not exist in the calendar"),
+        "{message}"
+    );
     let json = errors.to_json();
     assert_eq!(json["errors"][1]["problem"], "not_allowed");
     assert_eq!(json["errors"][1]["key"], "priority");
@@ -166,17 +204,25 @@ fn redacted_values_never_leak() {
     let mut run = SupportRun::from_json_str(REFERENCE).unwrap();
     run.user_id = Some("user-SECRET".into());
     let debug = format!("{run:?}");
-    assert!(!debug.contains("cust_abc123") && !debug.contains("user-SECRET"), "{debug}");
+    assert!(
+        !debug.contains("cust_abc123") && !debug.contains("user-SECRET"),
+        "{debug}"
+    );
     assert!(debug.contains("[redacted]"));
     let json = serde_json::Value::Object(run.to_json()).to_string();
-    assert!(!json.contains("cust_abc123") && !json.contains("user-SECRET"), "{json}");
+    assert!(
+        !json.contains("cust_abc123") && !json.contains("user-SECRET"),
+        "{json}"
+    );
     // A bad value of a redacted field is not echoed in the error.
     #[derive(RunMetadata)]
     struct Secretive {
         #[run_metadata(redact, range = 1..=3)]
         pin: u16,
     }
-    let err = Secretive::from_json_str(r#"{"pin": 4242}"#).unwrap_err().to_string();
+    let err = Secretive::from_json_str(r#"{"pin": 4242}"#)
+        .unwrap_err()
+        .to_string();
     assert!(!err.contains("4242"), "{err}");
 }
 
@@ -184,7 +230,8 @@ fn redacted_values_never_leak() {
 fn unknown_keys_can_be_kept() {
     let doc = REFERENCE.replace("\"department\"", "\"experiment\": \"b\", \"department\"");
     assert!(SupportRun::from_json_str(&doc).is_err());
-    let (run, extra) = runmeta::schema::input::from_json_str::<SupportRun>(&doc, UnknownKeys::Keep).unwrap();
+    let (run, extra) =
+        runmeta::schema::input::from_json_str::<SupportRun>(&doc, UnknownKeys::Keep).unwrap();
     assert_eq!(run.department, "support");
     assert_eq!(extra["experiment"], "b");
 }
@@ -210,43 +257,86 @@ fn from_value_and_from_map_agree_with_from_str() {
     let bad = SupportRun::from_map([("escalation_level", "two")]).unwrap_err();
     assert_eq!(
         bad.for_key("escalation_level"),
-        Some(&Problem::WrongType { expected: "integer".into(), found: "string" })
+        Some(&Problem::WrongType {
+            expected: "integer".into(),
+            found: "string"
+        })
     );
 }
 
 #[test]
 fn duplicate_keys_and_limits_are_errors() {
-    let doc = REFERENCE.replace("\"department\": \"support\"", "\"department\": \"support\", \"department\": \"sales\"");
-    assert_eq!(SupportRun::from_json_str(&doc).unwrap_err().for_key("department"), Some(&Problem::Duplicate));
+    let doc = REFERENCE.replace(
+        "\"department\": \"support\"",
+        "\"department\": \"support\", \"department\": \"sales\"",
+    );
+    assert_eq!(
+        SupportRun::from_json_str(&doc)
+            .unwrap_err()
+            .for_key("department"),
+        Some(&Problem::Duplicate)
+    );
     let huge = format!("{{\"ticket_id\": \"{}\"}}", "x".repeat(5000));
     let err = SupportRun::from_json_str(&huge).unwrap_err();
-    assert!(matches!(err.for_key("ticket_id"), Some(Problem::StringTooLong { len: 5000, .. })));
-    let many: String = (0..300).map(|i| format!("\"k{i}\": 1")).collect::<Vec<_>>().join(",");
+    assert!(matches!(
+        err.for_key("ticket_id"),
+        Some(Problem::StringTooLong { len: 5000, .. })
+    ));
+    let many: String = (0..300)
+        .map(|i| format!("\"k{i}\": 1"))
+        .collect::<Vec<_>>()
+        .join(",");
     let err = SupportRun::from_json_str(&format!("{{{many}}}")).unwrap_err();
-    assert!(err.errors.iter().any(|e| matches!(e.problem, Problem::TooManyKeys { max: 256 })), "{err}");
+    assert!(
+        err.errors
+            .iter()
+            .any(|e| matches!(e.problem, Problem::TooManyKeys { max: 256 })),
+        "{err}"
+    );
     let big = format!("{{\"ticket_id\": \"{}\"}}", "x".repeat(1_100_000));
-    assert!(matches!(SupportRun::from_json_str(&big).unwrap_err().errors[0].problem, Problem::DocumentTooLarge { .. }));
+    assert!(matches!(
+        SupportRun::from_json_str(&big).unwrap_err().errors[0].problem,
+        Problem::DocumentTooLarge { .. }
+    ));
     let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    assert!(matches!(SupportRun::from_json_str(&nested).unwrap_err().errors[0].problem, Problem::Malformed { .. }));
+    assert!(matches!(
+        SupportRun::from_json_str(&nested).unwrap_err().errors[0].problem,
+        Problem::Malformed { .. }
+    ));
 }
 
 #[test]
 fn metadata_enum_derive() {
-    assert_eq!(RequestType::VALUES, ["billing_support", "technical", "sales", "other"]);
+    assert_eq!(
+        RequestType::VALUES,
+        ["billing_support", "technical", "sales", "other"]
+    );
     assert_eq!(RequestType::ALL.len(), 4);
     assert_eq!(RequestType::SomethingElse.to_string(), "other");
     assert_eq!("sales".parse::<RequestType>(), Ok(RequestType::Sales));
     let err = "Sales".parse::<RequestType>().unwrap_err();
     assert_eq!(err.to_string(), "`Sales` is not a RequestType; expected one of `billing_support`, `technical`, `sales`, `other`");
-    assert_eq!(serde_json::to_string(&RequestType::BillingSupport).unwrap(), "\"billing_support\"");
-    assert_eq!(serde_json::from_str::<RequestType>("\"other\"").unwrap(), RequestType::SomethingElse);
+    assert_eq!(
+        serde_json::to_string(&RequestType::BillingSupport).unwrap(),
+        "\"billing_support\""
+    );
+    assert_eq!(
+        serde_json::from_str::<RequestType>("\"other\"").unwrap(),
+        RequestType::SomethingElse
+    );
 }
 
 #[test]
 fn json_schema_export() {
     let schema = SupportRun::json_schema();
-    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
-    assert_eq!(schema["properties"]["priority"]["enum"], serde_json::json!(["low", "medium", "high", "critical"]));
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(
+        schema["properties"]["priority"]["enum"],
+        serde_json::json!(["low", "medium", "high", "critical"])
+    );
     assert_eq!(schema["properties"]["escalation_level"]["maximum"], 3);
     assert_eq!(schema["properties"]["sla_deadline"]["format"], "date-time");
     assert_eq!(schema["additionalProperties"], false);
@@ -266,11 +356,26 @@ fn a_schema_without_registry_and_typed_validation() {
         beta: bool,
         ratio: f64,
     }
-    let s = Small { feature_name: "document_analysis".into(), score: 9, beta: true, ratio: f64::NAN };
+    let s = Small {
+        feature_name: "document_analysis".into(),
+        score: 9,
+        beta: true,
+        ratio: f64::NAN,
+    };
     let err = s.validate().unwrap_err();
-    assert_eq!(err.for_key("score"), Some(&Problem::OutOfRange { found: Some("9".into()), min: -5, max: 4 }));
+    assert_eq!(
+        err.for_key("score"),
+        Some(&Problem::OutOfRange {
+            found: Some("9".into()),
+            min: -5,
+            max: 4
+        })
+    );
     assert_eq!(err.for_key("ratio"), Some(&Problem::NonFinite));
     assert_eq!(s.labels().collect::<Vec<_>>(), [("beta", "true")]);
     assert_eq!(Small::SCHEMA.fields[0].key, "feature");
-    assert!(Small::from_json_str(r#"{"feature": "x", "score": 1, "beta": false, "ratio": 0.5}"#).is_ok());
+    assert!(
+        Small::from_json_str(r#"{"feature": "x", "score": 1, "beta": false, "ratio": 0.5}"#)
+            .is_ok()
+    );
 }

@@ -1,12 +1,12 @@
 //! Items used by macro-generated code. Not public API: no stability guarantee.
 
 pub use crate::schema::input::Builder;
-pub use crate::schema::{
-    check_range, deserialize_enum, parse_enum, Deadline, REDACTED, FieldDescriptor, FieldError, FieldType,
-    FieldValue, LabelField, MetadataEnum, MetadataErrors, MetadataField, Problem, RawValue,
-    RunMetadata, SchemaDescriptor, UnknownVariant,
-};
 pub use crate::schema::RegistryEntry;
+pub use crate::schema::{
+    check_range, deserialize_enum, parse_enum, Deadline, FieldDescriptor, FieldError, FieldType,
+    FieldValue, LabelField, MetadataEnum, MetadataErrors, MetadataField, Problem, RawValue,
+    RunMetadata, SchemaDescriptor, UnknownVariant, REDACTED,
+};
 pub use serde;
 pub use std;
 
@@ -87,7 +87,10 @@ pub trait RegistryKey {
     const DOC: &'static str;
 }
 
-pub use crate::run::{enabled, run_sync, ClassProbe, Outcome, RunArgs, RunSpec, RunStatus, Tracked, ViaErrorClass, ViaTypeName};
+pub use crate::run::{
+    enabled, run_sync, ClassProbe, Outcome, RunArgs, RunSpec, RunStatus, Tracked, ViaErrorClass,
+    ViaTypeName,
+};
 
 /// Turns the value of `metadata = expr` into a record: validated, cloned behind an `Arc`.
 pub trait MetadataArg {

@@ -10,6 +10,7 @@ pub(crate) fn expand(lit: &syn::LitStr) -> TokenStream {
             let nanos = ts.subsec_nanosecond();
             quote!(::runmeta::__private::deadline_const(#seconds, #nanos))
         }
-        Err(e) => syn::Error::new_spanned(lit, format!("invalid deadline literal: {e}")).to_compile_error(),
+        Err(e) => syn::Error::new_spanned(lit, format!("invalid deadline literal: {e}"))
+            .to_compile_error(),
     }
 }

@@ -58,7 +58,12 @@ impl Parse for Registry {
         if !input.is_empty() {
             return Err(input.error("expected one `mod` per `metadata_keys!`"));
         }
-        Ok(Registry { attrs, vis, name, keys })
+        Ok(Registry {
+            attrs,
+            vis,
+            name,
+            keys,
+        })
     }
 }
 
@@ -70,7 +75,10 @@ pub(crate) fn expand(registry: &Registry) -> TokenStream {
         if let Err(e) = runmeta_rules::check_key(&name) {
             errors.error_at(&key.name, format!("invalid metadata key `{name}`: {e}"));
         } else if matches!(name.as_str(), "self" | "super" | "crate") {
-            errors.error_at(&key.name, format!("`{name}` cannot be a metadata key: it is a path keyword"));
+            errors.error_at(
+                &key.name,
+                format!("`{name}` cannot be a metadata key: it is a path keyword"),
+            );
         }
         if seen.insert(name.clone(), &key.name).is_some() {
             errors.error_at(&key.name, format!("metadata key `{name}` is declared twice in the registry; each key is declared once, with one type"));
@@ -86,7 +94,8 @@ pub(crate) fn expand(registry: &Registry) -> TokenStream {
         let ty = &key.ty;
         let doc_attrs = key.attrs.iter().filter(|a| a.path().is_ident("doc"));
         let doc = crate::run_metadata::doc_of(&key.attrs);
-        let assert = quote_spanned!(ty.span()=> const _: () = ::runmeta::__private::assert_field::<#ty>(););
+        let assert =
+            quote_spanned!(ty.span()=> const _: () = ::runmeta::__private::assert_field::<#ty>(););
         quote! {
             #(#doc_attrs)*
             #[allow(non_camel_case_types)]

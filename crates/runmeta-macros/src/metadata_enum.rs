@@ -22,19 +22,32 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             Data::Union(u) => quote::ToTokens::to_token_stream(&u.union_token),
             Data::Enum(_) => unreachable_tokens(),
         };
-        errors.error_at(tokens, "MetadataEnum can only be derived for an enum of unit variants");
+        errors.error_at(
+            tokens,
+            "MetadataEnum can only be derived for an enum of unit variants",
+        );
         return errors.into_compile_errors();
     };
     if !input.generics.params.is_empty() {
-        errors.error_at(&input.generics, "MetadataEnum cannot be derived for a generic enum");
+        errors.error_at(
+            &input.generics,
+            "MetadataEnum cannot be derived for a generic enum",
+        );
         return errors.into_compile_errors();
     }
     if data.variants.is_empty() {
         errors.error_at(&input.ident, "a MetadataEnum needs at least one variant");
         return errors.into_compile_errors();
     }
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("metadata_enum")) {
-        errors.error_at(attr, "`#[metadata_enum(...)]` options go on variants (`rename = \"...\"`), not on the enum");
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("metadata_enum"))
+    {
+        errors.error_at(
+            attr,
+            "`#[metadata_enum(...)]` options go on variants (`rename = \"...\"`), not on the enum",
+        );
     }
     let mut variants = Vec::new();
     let mut seen: HashMap<String, &syn::Ident> = HashMap::new();
@@ -43,7 +56,11 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             errors.error_at(&v.fields, format!("MetadataEnum variant `{}` cannot have fields: a metadata value is one of a fixed set of names", v.ident));
         }
         let mut rename: Option<LitStr> = None;
-        for attr in v.attrs.iter().filter(|a| a.path().is_ident("metadata_enum")) {
+        for attr in v
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("metadata_enum"))
+        {
             let result = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("rename") {
                     let lit: LitStr = meta.value()?.parse()?;
@@ -54,7 +71,10 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
                     }
                 } else {
                     let name = quote::ToTokens::to_token_stream(&meta.path).to_string();
-                    errors.error_at(&meta.path, format!("unknown metadata_enum option `{name}`; expected `rename`"));
+                    errors.error_at(
+                        &meta.path,
+                        format!("unknown metadata_enum option `{name}`; expected `rename`"),
+                    );
                     if meta.input.peek(syn::Token![=]) {
                         meta.value()?.parse::<syn::Expr>()?;
                     }
@@ -67,7 +87,13 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             Some(lit) => {
                 let value = lit.value();
                 if value.is_empty() || value.len() > runmeta_rules::MAX_KEY_LEN {
-                    errors.error_at(lit, format!("a wire name is 1 to {} bytes long", runmeta_rules::MAX_KEY_LEN));
+                    errors.error_at(
+                        lit,
+                        format!(
+                            "a wire name is 1 to {} bytes long",
+                            runmeta_rules::MAX_KEY_LEN
+                        ),
+                    );
                 }
                 (value, lit.span())
             }
@@ -83,9 +109,16 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             }
         };
         if let Some(first) = seen.insert(wire.clone(), &v.ident) {
-            errors.error_span(wire_span, format!("wire name `{wire}` is used twice: variant `{first}` already has it"));
+            errors.error_span(
+                wire_span,
+                format!("wire name `{wire}` is used twice: variant `{first}` already has it"),
+            );
         }
-        variants.push(Variant { ident: &v.ident, wire, wire_span });
+        variants.push(Variant {
+            ident: &v.ident,
+            wire,
+            wire_span,
+        });
     }
     let compile_errors = errors.into_compile_errors();
     let tokens = expand(input, &variants);
@@ -100,7 +133,10 @@ fn expand(input: &DeriveInput, variants: &[Variant<'_>]) -> TokenStream {
     let ident = &input.ident;
     let name = ident.to_string();
     let idents: Vec<_> = variants.iter().map(|v| v.ident).collect();
-    let wires: Vec<_> = variants.iter().map(|v| LitStr::new(&v.wire, v.wire_span)).collect();
+    let wires: Vec<_> = variants
+        .iter()
+        .map(|v| LitStr::new(&v.wire, v.wire_span))
+        .collect();
     quote! {
         #[automatically_derived]
         impl ::runmeta::__private::MetadataEnum for #ident {

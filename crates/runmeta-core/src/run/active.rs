@@ -137,13 +137,16 @@ impl ActiveRun {
         record.duration = start.elapsed();
         record.status = outcome.status;
         record.error_class = outcome.error_class;
-        record.stop_reason = stop_reason.unwrap_or(Cow::Borrowed(outcome.status.default_stop_reason()));
+        record.stop_reason =
+            stop_reason.unwrap_or(Cow::Borrowed(outcome.status.default_stop_reason()));
         if !record.messages.is_empty() {
             record.recompute_totals();
         }
         record.metrics.duration = Some(record.duration);
         if let Some(explicit) = first_token {
-            let earliest = record.time_to_first_token.map_or(explicit, |t| t.min(explicit));
+            let earliest = record
+                .time_to_first_token
+                .map_or(explicit, |t| t.min(explicit));
             record.time_to_first_token = Some(earliest);
             record.metrics.time_to_first_token = Some(earliest);
         }
@@ -225,7 +228,10 @@ pub fn record_message(message: MessageMetrics) {
 pub fn record_usage(usage: impl Into<Usage>) {
     let usage = usage.into();
     with_current(|run| {
-        run.record.messages.push(MessageMetrics { metrics: Metrics::from_usage(usage), ..MessageMetrics::default() });
+        run.record.messages.push(MessageMetrics {
+            metrics: Metrics::from_usage(usage),
+            ..MessageMetrics::default()
+        });
     });
 }
 
@@ -284,7 +290,13 @@ impl ModelCall {
     /// Starts timing a call to `model`.
     #[must_use]
     pub fn start(model: ModelRef) -> Self {
-        ModelCall { model, started_at: Timestamp::now(), start: Instant::now(), first_token: None, provider_metrics: serde_json::Map::new() }
+        ModelCall {
+            model,
+            started_at: Timestamp::now(),
+            start: Instant::now(),
+            first_token: None,
+            provider_metrics: serde_json::Map::new(),
+        }
     }
 
     /// Marks the call's first token (the first call counts); also marks the run's.
@@ -326,6 +338,8 @@ impl ModelCall {
 /// ```
 pub fn tool<R: ToolResult>(name: &str, f: impl FnOnce() -> R) -> R {
     let call = ToolTimer::start(name);
+    #[cfg(feature = "tracing")]
+    let _entered = call.span.clone().entered();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     match result {
         Ok(value) => {
@@ -342,17 +356,34 @@ pub fn tool<R: ToolResult>(name: &str, f: impl FnOnce() -> R) -> R {
 
 /// Times an async tool call; see [`tool`]. A future dropped before completion is recorded
 /// as `cancelled`.
-pub async fn tool_async<R: ToolResult, F: std::future::Future<Output = R>>(name: &str, future: F) -> R {
+pub async fn tool_async<R: ToolResult, F: std::future::Future<Output = R>>(
+    name: &str,
+    future: F,
+) -> R {
     struct Pending(Option<ToolTimer>);
     impl Drop for Pending {
         fn drop(&mut self) {
             if let Some(timer) = self.0.take() {
-                let status = if std::thread::panicking() { ToolStatus::Panicked } else { ToolStatus::Cancelled };
+                let status = if std::thread::panicking() {
+                    ToolStatus::Panicked
+                } else {
+                    ToolStatus::Cancelled
+                };
                 timer.finish(status, None);
             }
         }
     }
     let mut pending = Pending(Some(ToolTimer::start(name)));
+    #[cfg(feature = "tracing")]
+    let value = {
+        use tracing::Instrument as _;
+        let span = pending
+            .0
+            .as_ref()
+            .map_or_else(tracing::Span::none, |t| t.span.clone());
+        future.instrument(span).await
+    };
+    #[cfg(not(feature = "tracing"))]
     let value = future.await;
     if let Some(timer) = pending.0.take() {
         let (status, class) = value.tool_outcome();
@@ -405,7 +436,10 @@ impl<T, E> ToolResult for Result<T, E> {
     fn tool_outcome(&self) -> (ToolStatus, Option<Cow<'static, str>>) {
         match self {
             Ok(_) => (ToolStatus::Success, None),
-            Err(_) => (ToolStatus::Error, Some(Cow::Borrowed(super::outcome::short_type_name::<E>()))),
+            Err(_) => (
+                ToolStatus::Error,
+                Some(Cow::Borrowed(super::outcome::short_type_name::<E>())),
+            ),
         }
     }
 }
@@ -419,7 +453,25 @@ macro_rules! plain_tool_result {
         }
     )*};
 }
-plain_tool_result!((), bool, String, &str, u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64, serde_json::Value);
+plain_tool_result!(
+    (),
+    bool,
+    String,
+    &str,
+    u8,
+    u16,
+    u32,
+    u64,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    isize,
+    f32,
+    f64,
+    serde_json::Value
+);
 
 impl<T> ToolResult for Option<T> {
     fn tool_outcome(&self) -> (ToolStatus, Option<Cow<'static, str>>) {

@@ -112,7 +112,8 @@ impl Collector {
     /// [`AlreadyInstalled`] if one is installed (the first stays).
     pub fn install(self) -> Result<&'static Collector, AlreadyInstalled> {
         let mut mine = Some(self);
-        let installed = GLOBAL.get_or_init(|| mine.take().unwrap_or_else(|| Collector::builder().build()));
+        let installed =
+            GLOBAL.get_or_init(|| mine.take().unwrap_or_else(|| Collector::builder().build()));
         if mine.is_some() {
             Err(AlreadyInstalled)
         } else {

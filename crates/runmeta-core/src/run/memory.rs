@@ -30,13 +30,19 @@ impl InMemorySink {
     /// A sink keeping at most `capacity` runs.
     #[must_use]
     pub fn new(capacity: usize) -> Self {
-        InMemorySink { capacity, records: Mutex::new(VecDeque::new()), evicted: AtomicU64::new(0) }
+        InMemorySink {
+            capacity,
+            records: Mutex::new(VecDeque::new()),
+            evicted: AtomicU64::new(0),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<RunRecord>> {
         // A panic while holding the lock cannot leave the queue half-updated (push/pop are
         // atomic for our purposes), so a poisoned lock is safe to use.
-        self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A copy of the kept runs, oldest first.

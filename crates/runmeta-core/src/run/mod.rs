@@ -13,7 +13,10 @@ mod sink;
 mod spans;
 mod tracked;
 
-pub use active::{add_metric, current_run, first_token, record_message, record_usage, set_stop_reason, tool, tool_async, CurrentRun, ModelCall, RunArgs, RunSpec, ToolResult};
+pub use active::{
+    add_metric, current_run, first_token, record_message, record_usage, set_stop_reason, tool,
+    tool_async, CurrentRun, ModelCall, RunArgs, RunSpec, ToolResult,
+};
 pub use collector::{flush, AlreadyInstalled, Collector, CollectorBuilder};
 pub use json::RecordJsonError;
 pub use memory::InMemorySink;

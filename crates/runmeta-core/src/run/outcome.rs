@@ -40,12 +40,18 @@ pub struct Outcome {
 
 impl Outcome {
     /// A successful call.
-    pub const SUCCESS: Outcome = Outcome { status: RunStatus::Success, error_class: None };
+    pub const SUCCESS: Outcome = Outcome {
+        status: RunStatus::Success,
+        error_class: None,
+    };
 
     /// A failed call of the given class.
     #[must_use]
     pub fn error(class: impl Into<Cow<'static, str>>) -> Self {
-        Outcome { status: RunStatus::Error, error_class: Some(class.into()) }
+        Outcome {
+            status: RunStatus::Error,
+            error_class: Some(class.into()),
+        }
     }
 }
 

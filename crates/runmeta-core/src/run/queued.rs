@@ -61,7 +61,10 @@ pub struct QueueStats {
 
 impl std::fmt::Debug for QueuedSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueuedSink").field("policy", &self.policy).field("stats", &self.stats()).finish()
+        f.debug_struct("QueuedSink")
+            .field("policy", &self.policy)
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -76,7 +79,12 @@ impl QueuedSink {
             .name("runmeta-queued-sink".into())
             .spawn(move || work(&inner, &receiver, &worker_counters))
             .ok();
-        QueuedSink { sender: Mutex::new(Some(sender)), worker: Mutex::new(worker), policy, counters }
+        QueuedSink {
+            sender: Mutex::new(Some(sender)),
+            worker: Mutex::new(worker),
+            policy,
+            counters,
+        }
     }
 
     /// Delivered, dropped and panicked counts.
@@ -90,13 +98,24 @@ impl QueuedSink {
     }
 
     fn sender(&self) -> Option<SyncSender<Message>> {
-        self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Stops the worker after it has delivered what is queued.
     pub fn shutdown(&self) {
-        self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        if let Some(worker) = self.worker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+        self.sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(worker) = self
+            .worker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
             let _ = worker.join();
         }
     }
@@ -106,12 +125,20 @@ fn work(inner: &impl Sink, receiver: &Receiver<Message>, counters: &Counters) {
     while let Ok(message) = receiver.recv() {
         match message {
             Message::Record(record) => {
-                let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.record(&record))).is_ok();
-                let counter = if ok { &counters.delivered } else { &counters.panicked };
+                let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    inner.record(&record)
+                }))
+                .is_ok();
+                let counter = if ok {
+                    &counters.delivered
+                } else {
+                    &counters.panicked
+                };
                 counter.fetch_add(1, Ordering::Relaxed);
             }
             Message::Flush(done) => {
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.flush())).is_err() {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.flush())).is_err()
+                {
                     counters.panicked.fetch_add(1, Ordering::Relaxed);
                 }
                 let _ = done.send(());

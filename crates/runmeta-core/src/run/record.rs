@@ -23,7 +23,9 @@ impl RunId {
     pub fn new() -> Self {
         // `NoContext`: no process-wide counter (and no lock) on the hot path; ids are
         // ordered by millisecond, random within one.
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         let ts = uuid::Timestamp::from_unix(uuid::NoContext, now.as_secs(), now.subsec_nanos());
         RunId(uuid::Uuid::new_v7(ts))
     }

@@ -18,14 +18,24 @@ pub fn enabled() -> bool {
 }
 
 fn panicked() -> Outcome {
-    Outcome { status: RunStatus::Panicked, error_class: Some("panic".into()) }
+    Outcome {
+        status: RunStatus::Panicked,
+        error_class: Some("panic".into()),
+    }
 }
 
 /// Runs `f` as a tracked run. `classify` turns the return value into an outcome; a panic is
 /// recorded as `panicked`, then resumed. With `args == None` (no collector) `f` just runs.
-pub fn run_sync<R>(spec: &RunSpec, args: Option<RunArgs>, classify: impl FnOnce(&R) -> Outcome, f: impl FnOnce() -> R) -> R {
+pub fn run_sync<R>(
+    spec: &RunSpec,
+    args: Option<RunArgs>,
+    classify: impl FnOnce(&R) -> Outcome,
+    f: impl FnOnce() -> R,
+) -> R {
     let Some(args) = args else { return f() };
-    let Some(run) = ActiveRun::start(spec, args) else { return f() };
+    let Some(run) = ActiveRun::start(spec, args) else {
+        return f();
+    };
     let mut slot = Some(run);
     let result = ActiveRun::enter(&mut slot, || catch_unwind(AssertUnwindSafe(f)));
     match result {
@@ -90,8 +100,16 @@ where
 {
     /// Wraps `inner`. With `args == None` (no collector) it is polled as is.
     pub fn new(spec: &'static RunSpec, args: Option<RunArgs>, classify: C, inner: F) -> Self {
-        let state = if args.is_some() { State::Waiting(spec, args) } else { State::Running(None) };
-        Tracked { inner, state, classify: Some(classify) }
+        let state = if args.is_some() {
+            State::Waiting(spec, args)
+        } else {
+            State::Running(None)
+        };
+        Tracked {
+            inner,
+            state,
+            classify: Some(classify),
+        }
     }
 }
 

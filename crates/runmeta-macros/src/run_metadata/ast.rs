@@ -49,7 +49,10 @@ impl<'a> Input<'a> {
                 return None;
             }
             Data::Union(u) => {
-                errors.error_at(u.union_token, "RunMetadata can only be derived for a struct with named fields, not a union");
+                errors.error_at(
+                    u.union_token,
+                    "RunMetadata can only be derived for a struct with named fields, not a union",
+                );
                 return None;
             }
         };
@@ -80,7 +83,13 @@ impl<'a> Input<'a> {
                 })
             })
             .collect();
-        Some(Input { ident: &input.ident, vis: &input.vis, opts, doc: doc_of(&input.attrs), fields })
+        Some(Input {
+            ident: &input.ident,
+            vis: &input.vis,
+            opts,
+            doc: doc_of(&input.attrs),
+            fields,
+        })
     }
 }
 
@@ -96,7 +105,9 @@ pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     if last.ident != "Option" {
         return None;
     }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first()? {
         syn::GenericArgument::Type(t) if args.args.len() == 1 => Some(t),
         _ => None,

@@ -41,7 +41,13 @@ fn is_run_metadata(attr: &syn::Attribute) -> bool {
 }
 
 /// Sets an option once; a repeated option is an error at its second occurrence.
-fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta<'_>, name: &str, errors: &mut Errors) {
+fn set_once<T>(
+    slot: &mut Option<T>,
+    value: T,
+    meta: &ParseNestedMeta<'_>,
+    name: &str,
+    errors: &mut Errors,
+) {
     if slot.is_some() {
         errors.error_at(&meta.path, format!("duplicate option `{name}`"));
     } else {
@@ -61,7 +67,10 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 
 fn option_name(meta: &ParseNestedMeta<'_>) -> String {
     let path = &meta.path;
-    path.get_ident().map_or_else(|| quote::quote!(#path).to_string().replace(' ', ""), ToString::to_string)
+    path.get_ident().map_or_else(
+        || quote::quote!(#path).to_string().replace(' ', ""),
+        ToString::to_string,
+    )
 }
 
 impl StructOpts {
@@ -146,7 +155,10 @@ impl FieldOpts {
 }
 
 fn parse_range(expr: &Expr, errors: &mut Errors) -> Option<RangeOpt> {
-    let Expr::Range(ExprRange { start, limits, end, .. }) = expr else {
+    let Expr::Range(ExprRange {
+        start, limits, end, ..
+    }) = expr
+    else {
         errors.error_at(expr, "`range` takes an integer range such as `1..=3`");
         return None;
     };
@@ -164,13 +176,23 @@ fn parse_range(expr: &Expr, errors: &mut Errors) -> Option<RangeOpt> {
         errors.error_at(expr, format!("`range` {} is empty", quote::quote!(#expr)));
         return None;
     }
-    Some(RangeOpt { min, max, span: expr.span() })
+    Some(RangeOpt {
+        min,
+        max,
+        span: expr.span(),
+    })
 }
 
 fn int_of(expr: &Expr, errors: &mut Errors) -> Option<i128> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => errors.ok(lit.base10_parse::<i128>()),
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => int_of(expr, errors).map(|v| -v),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => errors.ok(lit.base10_parse::<i128>()),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => int_of(expr, errors).map(|v| -v),
         Expr::Group(g) => int_of(&g.expr, errors),
         Expr::Paren(p) => int_of(&p.expr, errors),
         other => {
@@ -204,7 +226,9 @@ pub(crate) fn doc_of(attrs: &[syn::Attribute]) -> String {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             syn::Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value().trim().to_owned()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value().trim().to_owned()),
                 _ => None,
             },
             _ => None,

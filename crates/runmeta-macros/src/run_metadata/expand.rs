@@ -9,8 +9,17 @@ use super::ast::{Field, Input};
 
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     let ident = input.ident;
-    let name = input.opts.name.as_ref().map_or_else(|| ident.to_string(), syn::LitStr::value);
-    let version = input.opts.version.as_ref().and_then(|v| v.base10_parse::<u32>().ok()).unwrap_or(1);
+    let name = input
+        .opts
+        .name
+        .as_ref()
+        .map_or_else(|| ident.to_string(), syn::LitStr::value);
+    let version = input
+        .opts
+        .version
+        .as_ref()
+        .and_then(|v| v.base10_parse::<u32>().ok())
+        .unwrap_or(1);
     let doc = &input.doc;
     let descriptors = input.fields.iter().map(descriptor);
     let indices: Vec<usize> = (0..input.fields.len()).collect();
@@ -67,7 +76,11 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
         }
     });
     let registry = input.opts.keys.as_ref().map(|keys| {
-        let asserts = input.fields.iter().filter(|f| runmeta_rules::check_key(&f.key).is_ok()).map(|f| registry_assert(keys, f));
+        let asserts = input
+            .fields
+            .iter()
+            .filter(|f| runmeta_rules::check_key(&f.key).is_ok())
+            .map(|f| registry_assert(keys, f));
         quote!(#(#asserts)*)
     });
     let builder = format_ident!("__{}Builder", ident);

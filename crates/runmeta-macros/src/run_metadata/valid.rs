@@ -22,19 +22,28 @@ pub(crate) const MAX_FIELDS: usize = 256;
 
 pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
     if input.fields.len() > MAX_FIELDS {
-        errors.error_at(input.ident, format!("a metadata schema has at most {MAX_FIELDS} fields"));
+        errors.error_at(
+            input.ident,
+            format!("a metadata schema has at most {MAX_FIELDS} fields"),
+        );
     }
     let mut seen: HashMap<&str, &Field<'_>> = HashMap::new();
     let mut sla_deadline: Option<&Field<'_>> = None;
     let mut sla_target: Option<&Field<'_>> = None;
     for field in &input.fields {
         if let Err(e) = runmeta_rules::check_key(&field.key) {
-            errors.error_span(field.key_span(), format!("invalid metadata key `{}`: {e}", field.key));
+            errors.error_span(
+                field.key_span(),
+                format!("invalid metadata key `{}`: {e}", field.key),
+            );
         }
         if let Some(first) = seen.insert(&field.key, field) {
             errors.error_span(
                 field.key_span(),
-                format!("metadata key `{}` is used twice: field `{}` already has it", field.key, first.ident),
+                format!(
+                    "metadata key `{}` is used twice: field `{}` already has it",
+                    field.key, first.ident
+                ),
             );
         }
         if let Some(rename) = &field.serde_rename {
@@ -51,32 +60,56 @@ pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
             }
         }
         if let (Some(_), Some(redact)) = (field.opts.label, field.opts.redact) {
-            errors.error_span(redact, "a `label` is exported in clear in every metric, so it cannot be `redact`");
+            errors.error_span(
+                redact,
+                "a `label` is exported in clear in every metric, so it cannot be `redact`",
+            );
         }
         check_range(field, errors);
         if let Some(span) = field.opts.sla_deadline {
             if type_name(field.inner_ty).as_deref() != Some("Deadline") {
-                errors.error_span(span, "`sla_deadline` applies to a `Deadline` (or `Option<Deadline>`) field");
+                errors.error_span(
+                    span,
+                    "`sla_deadline` applies to a `Deadline` (or `Option<Deadline>`) field",
+                );
             }
             if let Some(first) = sla_deadline.replace(field) {
-                errors.error_span(span, format!("only one field can be the `sla_deadline`; `{}` already is", first.ident));
+                errors.error_span(
+                    span,
+                    format!(
+                        "only one field can be the `sla_deadline`; `{}` already is",
+                        first.ident
+                    ),
+                );
             }
         }
         if let Some(span) = field.opts.sla_target {
-            let numeric = type_name(field.inner_ty)
-                .is_some_and(|n| n == "f32" || n == "f64" || INTEGERS.iter().any(|(i, ..)| *i == n));
+            let numeric = type_name(field.inner_ty).is_some_and(|n| {
+                n == "f32" || n == "f64" || INTEGERS.iter().any(|(i, ..)| *i == n)
+            });
             if !numeric {
-                errors.error_span(span, "`sla_target` applies to a number of seconds (an integer or float field)");
+                errors.error_span(
+                    span,
+                    "`sla_target` applies to a number of seconds (an integer or float field)",
+                );
             }
             if let Some(first) = sla_target.replace(field) {
-                errors.error_span(span, format!("only one field can be the `sla_target`; `{}` already is", first.ident));
+                errors.error_span(
+                    span,
+                    format!(
+                        "only one field can be the `sla_target`; `{}` already is",
+                        first.ident
+                    ),
+                );
             }
         }
     }
 }
 
 fn check_range(field: &Field<'_>, errors: &mut Errors) {
-    let Some(range) = &field.opts.range else { return };
+    let Some(range) = &field.opts.range else {
+        return;
+    };
     let name = type_name(field.inner_ty);
     let Some(&(ty, lo, hi)) = INTEGERS.iter().find(|(i, ..)| Some(*i) == name.as_deref()) else {
         errors.error_span(
@@ -89,6 +122,12 @@ fn check_range(field: &Field<'_>, errors: &mut Errors) {
         return;
     };
     if range.min < lo || range.max > hi {
-        errors.error_span(range.span, format!("`range` {}..={} is outside the bounds of `{ty}` ({lo}..={hi})", range.min, range.max));
+        errors.error_span(
+            range.span,
+            format!(
+                "`range` {}..={} is outside the bounds of `{ty}` ({lo}..={hi})",
+                range.min, range.max
+            ),
+        );
     }
 }

@@ -26,10 +26,16 @@ impl Parse for Arg {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let name: Ident = input.parse()?;
         if !input.peek(Token![=]) {
-            return Err(syn::Error::new_spanned(&name, format!("expected `{name} = ...`")));
+            return Err(syn::Error::new_spanned(
+                &name,
+                format!("expected `{name} = ...`"),
+            ));
         }
         input.parse::<Token![=]>()?;
-        Ok(Arg { name, value: input.parse()? })
+        Ok(Arg {
+            name,
+            value: input.parse()?,
+        })
     }
 }
 
@@ -52,7 +58,10 @@ impl Options {
                 "model" => set(&mut options.model, Some(value)),
                 "usage" => set(&mut options.usage, path(&value, errors)),
                 _ => {
-                    errors.error_at(&name, format!("unknown track_run option `{key}`; expected one of {OPTIONS}"));
+                    errors.error_at(
+                        &name,
+                        format!("unknown track_run option `{key}`; expected one of {OPTIONS}"),
+                    );
                     false
                 }
             };
@@ -76,14 +85,20 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) -> bool {
 
 fn lit_str(value: &Expr, key: &str, errors: &mut Errors) -> Option<LitStr> {
     match value {
-        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => {
             if s.value().is_empty() {
                 errors.error_at(s, format!("`{key}` cannot be empty"));
             }
             Some(s.clone())
         }
         other => {
-            errors.error_at(other, format!("`{key}` takes a string literal, e.g. `{key} = \"support\"`"));
+            errors.error_at(
+                other,
+                format!("`{key}` takes a string literal, e.g. `{key} = \"support\"`"),
+            );
             None
         }
     }

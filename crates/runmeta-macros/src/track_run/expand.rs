@@ -8,7 +8,10 @@ use syn::{Block, Expr, ItemFn, ReturnType, Stmt, Type};
 use super::attr::Options;
 
 pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
-    let agent = options.agent.as_ref().map_or_else(|| func.sig.ident.to_string(), syn::LitStr::value);
+    let agent = options
+        .agent
+        .as_ref()
+        .map_or_else(|| func.sig.ident.to_string(), syn::LitStr::value);
     let team = match &options.team {
         Some(t) => quote!(::core::option::Option::Some(#t)),
         None => quote!(::core::option::Option::None),
@@ -25,7 +28,10 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let model = match &options.model {
-        Some(Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. })) => {
+        Some(Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        })) => {
             quote!(::core::option::Option::Some(::std::borrow::Cow::Borrowed(#s)))
         }
         Some(e) => quote!(::core::option::Option::Some(::runmeta::__private::model_name(&(#e)))),
@@ -40,7 +46,10 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
         };
     };
     let block = &func.block;
-    let record_usage = options.usage.as_ref().map(|path| quote!(::runmeta::__private::record_usage(#path(&__runmeta_ret));));
+    let record_usage = options
+        .usage
+        .as_ref()
+        .map(|path| quote!(::runmeta::__private::record_usage(#path(&__runmeta_ret));));
 
     let body = if func.sig.asyncness.is_some() {
         let output = return_type(&func.sig.output);
@@ -64,7 +73,9 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
     } else if let Some(output) = impl_future_output(&func.sig.output) {
         let classify = classify(Some(&output));
         let inner = match &record_usage {
-            Some(record) => quote!(async move { let __runmeta_ret = __runmeta_future.await; #record __runmeta_ret }),
+            Some(record) => {
+                quote!(async move { let __runmeta_ret = __runmeta_future.await; #record __runmeta_ret })
+            }
             None => quote!(__runmeta_future),
         };
         quote!({
@@ -131,7 +142,11 @@ fn fake_return(output: Option<&Type>) -> TokenStream {
     }
 }
 
-fn async_block(block: &Block, output: Option<&Type>, record_usage: Option<&TokenStream>) -> TokenStream {
+fn async_block(
+    block: &Block,
+    output: Option<&Type>,
+    record_usage: Option<&TokenStream>,
+) -> TokenStream {
     let fake_return = fake_return(output);
     match record_usage {
         Some(record) => quote!(async move {
@@ -143,7 +158,11 @@ fn async_block(block: &Block, output: Option<&Type>, record_usage: Option<&Token
     }
 }
 
-fn async_block_expr(expr: &Expr, output: Option<&Type>, record_usage: Option<&TokenStream>) -> TokenStream {
+fn async_block_expr(
+    expr: &Expr,
+    output: Option<&Type>,
+    record_usage: Option<&TokenStream>,
+) -> TokenStream {
     let _ = output;
     match record_usage {
         Some(record) => quote!(async move {
@@ -176,7 +195,9 @@ fn classify(output: Option<&Type>) -> TokenStream {
 /// A type named `Result` (`Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`).
 fn is_result(ty: &Type) -> bool {
     match ty {
-        Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+        Type::Path(p) if p.qself.is_none() => {
+            p.path.segments.last().is_some_and(|s| s.ident == "Result")
+        }
         Type::Group(g) => is_result(&g.elem),
         Type::Paren(p) => is_result(&p.elem),
         _ => false,
@@ -185,8 +206,12 @@ fn is_result(ty: &Type) -> bool {
 
 /// `X` of `-> impl Future<Output = X>`.
 fn impl_future_output(output: &ReturnType) -> Option<Type> {
-    let ReturnType::Type(_, ty) = output else { return None };
-    let Type::ImplTrait(imp) = &**ty else { return None };
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let Type::ImplTrait(imp) = &**ty else {
+        return None;
+    };
     imp.bounds.iter().find_map(output_binding)
 }
 
@@ -201,19 +226,25 @@ fn future_output(output: &ReturnType) -> Option<Type> {
             syn::visit::visit_type_param_bound(self, bound);
         }
     }
-    let ReturnType::Type(_, ty) = output else { return None };
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
     let mut finder = Finder(None);
     finder.visit_type(ty);
     finder.0
 }
 
 fn output_binding(bound: &syn::TypeParamBound) -> Option<Type> {
-    let syn::TypeParamBound::Trait(t) = bound else { return None };
+    let syn::TypeParamBound::Trait(t) = bound else {
+        return None;
+    };
     let last = t.path.segments.last()?;
     if last.ident != "Future" {
         return None;
     }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     args.args.iter().find_map(|a| match a {
         syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(assoc.ty.clone()),
         _ => None,
@@ -224,10 +255,23 @@ fn output_binding(bound: &syn::TypeParamBound) -> Option<Type> {
 /// `Box::pin` path and the async block.
 fn async_trait_body(block: &Block) -> Option<(Vec<&Stmt>, &Expr, &Expr)> {
     let (last, rest) = block.stmts.split_last()?;
-    let Stmt::Expr(Expr::Call(call), None) = last else { return None };
-    let Expr::Path(func) = &*call.func else { return None };
-    let segments: Vec<String> = func.path.segments.iter().map(|s| s.ident.to_string()).collect();
-    if segments.len() < 2 || segments[segments.len() - 2] != "Box" || segments[segments.len() - 1] != "pin" || call.args.len() != 1 {
+    let Stmt::Expr(Expr::Call(call), None) = last else {
+        return None;
+    };
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    let segments: Vec<String> = func
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    if segments.len() < 2
+        || segments[segments.len() - 2] != "Box"
+        || segments[segments.len() - 1] != "pin"
+        || call.args.len() != 1
+    {
         return None;
     }
     let arg = call.args.first()?;

@@ -14,13 +14,19 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(e) => {
-            errors.push(syn::Error::new(e.span(), "#[track_run] goes on a fn with a body (a free fn or a method)"));
+            errors.push(syn::Error::new(
+                e.span(),
+                "#[track_run] goes on a fn with a body (a free fn or a method)",
+            ));
             let compile_errors = errors.into_compile_errors();
             return quote!(#compile_errors #item);
         }
     };
     if let Some(c) = &func.sig.constness {
-        errors.error_at(c, "#[track_run] cannot measure a `const fn`: timing needs the clock at run time");
+        errors.error_at(
+            c,
+            "#[track_run] cannot measure a `const fn`: timing needs the clock at run time",
+        );
     }
     if !errors.is_empty() {
         // The fn is emitted untouched so that its callers still compile.
