@@ -317,7 +317,9 @@ fn anthropic(f: &Fields<'_>) -> Result<ProviderUsage, JsonFieldError> {
     let uncached = count(f, "input_tokens")?;
     let cache_read = count(f, "cache_read_input_tokens")?;
     let cache_write = count(f, "cache_creation_input_tokens")?;
-    let input = uncached.saturating_add(cache_read).saturating_add(cache_write);
+    let input = uncached
+        .saturating_add(cache_read)
+        .saturating_add(cache_write);
     let usage = Usage {
         cache_read_tokens: cache_read,
         cache_write_tokens: cache_write,
@@ -348,7 +350,10 @@ fn gemini_audio(f: &Fields<'_>, key: &str) -> Result<u64, JsonFieldError> {
     let mut total: u64 = 0;
     for (i, entry) in list.iter().enumerate() {
         let e = Fields::of(entry).map_err(|e| e.within(&format!("{key}[{i}]")))?;
-        if e.string("modality").map_err(|e| e.within(&format!("{key}[{i}]")))? == Some("AUDIO") {
+        if e.string("modality")
+            .map_err(|e| e.within(&format!("{key}[{i}]")))?
+            == Some("AUDIO")
+        {
             let n = count(&e, "tokenCount").map_err(|e| e.within(&format!("{key}[{i}]")))?;
             total = total.saturating_add(n);
         }
@@ -413,7 +418,10 @@ mod tests {
     #[test]
     fn not_an_object_is_an_error() {
         let e = UsageFormat::Gemini.parse(&json!([1, 2])).unwrap_err();
-        assert_eq!(e.to_string(), "Gemini usage: expected an object, found array");
+        assert_eq!(
+            e.to_string(),
+            "Gemini usage: expected an object, found array"
+        );
     }
 
     #[test]
@@ -426,8 +434,10 @@ mod tests {
             e.error.to_string(),
             "prompt_tokens_details: expected an object, found 3"
         );
-        let e = gemini_usage(&json!({"promptTokensDetails": [{"modality": "AUDIO", "tokenCount": "x"}]}))
-            .unwrap_err();
+        let e = gemini_usage(
+            &json!({"promptTokensDetails": [{"modality": "AUDIO", "tokenCount": "x"}]}),
+        )
+        .unwrap_err();
         assert_eq!(e.error.path(), "promptTokensDetails[0].tokenCount");
     }
 }

@@ -123,6 +123,15 @@ fn describe(value: &Value) -> String {
     }
 }
 
+/// Shows a string value in an error, quoted and cut short.
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    format!("\"{out}\"")
+}
+
 /// The JSON type's name.
 pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
@@ -268,7 +277,10 @@ impl<'a> Fields<'a> {
         self.read(key, EXPECT_STRING, Value::as_str)
     }
 
-    pub(crate) fn object(&self, key: &str) -> Result<Option<&'a Map<String, Value>>, JsonFieldError> {
+    pub(crate) fn object(
+        &self,
+        key: &str,
+    ) -> Result<Option<&'a Map<String, Value>>, JsonFieldError> {
         self.read(key, EXPECT_OBJECT, Value::as_object)
     }
 
@@ -330,8 +342,12 @@ pub(crate) fn put_usage(map: &mut Map<String, Value>, u: &Usage) {
 /// Reads token counts under their v2 or v1 names. An absent `total_tokens` is
 /// `input + output`; an absent `audio_total_tokens` is audio input + audio output.
 pub(crate) fn read_usage(f: &Fields<'_>) -> Result<Usage, JsonFieldError> {
-    let input_tokens = f.count_any(&["input_tokens", "prompt_tokens"])?.unwrap_or(0);
-    let output_tokens = f.count_any(&["output_tokens", "completion_tokens"])?.unwrap_or(0);
+    let input_tokens = f
+        .count_any(&["input_tokens", "prompt_tokens"])?
+        .unwrap_or(0);
+    let output_tokens = f
+        .count_any(&["output_tokens", "completion_tokens"])?
+        .unwrap_or(0);
     let audio_input_tokens = f
         .count_any(&["audio_input_tokens", "input_audio_tokens"])?
         .unwrap_or(0);
@@ -505,11 +521,17 @@ mod tests {
             .within("[2]")
             .within("tools");
         assert_eq!(e.path(), "tools[2].tool_name");
-        assert_eq!(e.to_string(), "tools[2].tool_name: missing, expected a string");
+        assert_eq!(
+            e.to_string(),
+            "tools[2].tool_name: missing, expected a string"
+        );
         assert_eq!(e.found(), None);
         let e = JsonFieldError::wrong("", EXPECT_OBJECT, &json!([1]));
         assert_eq!(e.to_string(), "expected an object, found array");
-        assert_eq!(e.within("metrics").to_string(), "metrics: expected an object, found array");
+        assert_eq!(
+            e.within("metrics").to_string(),
+            "metrics: expected an object, found array"
+        );
     }
 
     #[test]
@@ -517,8 +539,14 @@ mod tests {
         let m = Metrics::from_json(&json!({"cost": "0.000026"})).unwrap();
         assert_eq!(m.cost, Some(Cost::from_nanos(26_000)));
         let e = Metrics::from_json(&json!({"cost": "cheap"})).unwrap_err();
-        assert_eq!(e.to_string(), "cost: expected a non-negative number, found string");
+        assert_eq!(
+            e.to_string(),
+            "cost: expected a non-negative number, found string"
+        );
         let e = Metrics::from_json(&json!({"cost": -1.0})).unwrap_err();
-        assert_eq!(e.to_string(), "cost: expected a non-negative number, found -1.0");
+        assert_eq!(
+            e.to_string(),
+            "cost: expected a non-negative number, found -1.0"
+        );
     }
 }

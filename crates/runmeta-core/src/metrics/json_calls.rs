@@ -16,7 +16,7 @@
 use serde_json::{Map, Value};
 
 use super::json::{
-    put_count, read_timestamp, seconds_value, timestamp_value, Fields, JsonFieldError,
+    put_count, quoted, read_timestamp, seconds_value, timestamp_value, Fields, JsonFieldError,
     EXPECT_STRING, EXPECT_TIMESTAMP,
 };
 use super::{MessageMetrics, Metrics, ModelRef, ModelRole, ToolCallMetrics, ToolStatus};
@@ -146,13 +146,14 @@ impl ToolCallMetrics {
             },
         };
         let status = match f.get("status") {
-            Some(v) => v.as_str().and_then(ToolStatus::from_wire).ok_or_else(|| {
-                JsonFieldError::wrong(
-                    "status",
-                    "one of `success`, `error`, `panicked`, `cancelled`",
-                    v,
-                )
-            })?,
+            Some(v) => {
+                const EXPECTED: &str = "one of `success`, `error`, `panicked`, `cancelled`";
+                let name = v
+                    .as_str()
+                    .ok_or_else(|| JsonFieldError::wrong("status", EXPECTED, v))?;
+                ToolStatus::from_wire(name)
+                    .ok_or_else(|| JsonFieldError::invalid("status", EXPECTED, quoted(name)))?
+            }
             None if f.boolean("tool_call_error")? == Some(true) => ToolStatus::Error,
             None => ToolStatus::Success,
         };
@@ -275,7 +276,9 @@ pub(crate) fn details_from_json(value: &Value) -> Result<Vec<ModelBreakdown>, Js
         }
         Value::Array(list) => {
             for (i, entry) in list.iter().enumerate() {
-                out.push(ModelBreakdown::from_json(entry).map_err(|e| e.within(&format!("[{i}]")))?);
+                out.push(
+                    ModelBreakdown::from_json(entry).map_err(|e| e.within(&format!("[{i}]")))?,
+                );
             }
         }
         other => {

@@ -249,7 +249,9 @@ mod tests {
         let mut a = obj(json!({"o": {"n": 1, "s": "x", "deep": {"k": 1}}, "arr": [1], "t": true}));
         merge_json_maps(
             &mut a,
-            &obj(json!({"o": {"n": 2, "s": "y", "deep": {"k": 2, "j": 1}}, "arr": [2], "t": false})),
+            &obj(
+                json!({"o": {"n": 2, "s": "y", "deep": {"k": 2, "j": 1}}, "arr": [2], "t": false}),
+            ),
         );
         assert_eq!(
             Value::Object(a),

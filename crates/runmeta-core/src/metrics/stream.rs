@@ -232,7 +232,9 @@ mod tests {
     fn anthropic_event_errors_name_the_path() {
         let mut acc = UsageAccumulator::new(UsageReporting::Cumulative);
         let e = acc
-            .push_anthropic_event(&json!({"type": "message_delta", "usage": {"output_tokens": "9"}}))
+            .push_anthropic_event(
+                &json!({"type": "message_delta", "usage": {"output_tokens": "9"}}),
+            )
             .unwrap_err();
         assert_eq!(e.error.path(), "usage.output_tokens");
         let e = acc
@@ -242,7 +244,10 @@ mod tests {
         let e = acc.push_anthropic_event(&json!({"usage": {}})).unwrap_err();
         assert_eq!(e.error.path(), "type");
         assert_eq!(acc.chunks(), 0);
-        assert_eq!(acc.push_anthropic_event(&json!({"type": "ping"})), Ok(false));
+        assert_eq!(
+            acc.push_anthropic_event(&json!({"type": "ping"})),
+            Ok(false)
+        );
         assert_eq!(
             acc.push_anthropic_event(&json!({"type": "message_start", "message": {}})),
             Ok(false)

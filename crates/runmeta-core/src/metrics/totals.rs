@@ -232,7 +232,10 @@ mod tests {
     fn apply_to_fills_the_record_and_is_idempotent() {
         let mut record = RunRecord::new("support", start());
         record.duration = Duration::from_secs(3);
-        record.metrics.additional_metrics.insert("eval".into(), 1.into());
+        record
+            .metrics
+            .additional_metrics
+            .insert("eval".into(), 1.into());
         record.messages = vec![
             call(Some(ModelRef::new("openai", "gpt-4o")), 100, Some(200)),
             MessageMetrics {

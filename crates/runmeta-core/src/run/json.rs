@@ -28,8 +28,8 @@ use serde_json::{Map, Value};
 
 use super::{MetadataRecord, RunId, RunRecord, RunStatus};
 use crate::metrics::json::{
-    cost_value, put_count, put_usage, read_count, read_usage, seconds_value, timestamp_value,
-    Fields, EXPECT_STRING, EXPECT_TIMESTAMP,
+    cost_value, put_count, put_usage, quoted, read_count, read_usage, seconds_value,
+    timestamp_value, Fields, EXPECT_STRING, EXPECT_TIMESTAMP,
 };
 use crate::metrics::json_calls::{details_from_json, details_json};
 use crate::metrics::{Cost, JsonFieldError, MessageMetrics, Metrics, ToolCallMetrics};
@@ -87,13 +87,21 @@ impl RunRecord {
             map.insert("error_class".to_owned(), class.as_ref().into());
         }
         map.insert("metrics".to_owned(), Value::Object(self.metrics_json()));
-        put_count(&mut map, "unpriced_messages", u64::from(self.unpriced_messages));
+        put_count(
+            &mut map,
+            "unpriced_messages",
+            u64::from(self.unpriced_messages),
+        );
         if !self.messages.is_empty() {
             let list = self.messages.iter().map(MessageMetrics::to_json).collect();
             map.insert("messages".to_owned(), Value::Array(list));
         }
         if !self.tool_calls.is_empty() {
-            let list = self.tool_calls.iter().map(ToolCallMetrics::to_json).collect();
+            let list = self
+                .tool_calls
+                .iter()
+                .map(ToolCallMetrics::to_json)
+                .collect();
             map.insert("tools".to_owned(), Value::Array(list));
         }
         if self.child_runs > 0 || !self.children_usage.is_zero() || self.children_cost != Cost::ZERO
@@ -160,15 +168,6 @@ impl<'de> serde::Deserialize<'de> for RunRecord {
     }
 }
 
-/// Shows a string value in an error, cut short.
-fn quoted(s: &str) -> String {
-    let mut out: String = s.chars().take(40).collect();
-    if out.len() < s.len() {
-        out.push('…');
-    }
-    format!("\"{out}\"")
-}
-
 fn run_id(f: &Fields<'_>, key: &str) -> Result<Option<RunId>, JsonFieldError> {
     match f.string(key)? {
         None => Ok(None),
@@ -178,7 +177,10 @@ fn run_id(f: &Fields<'_>, key: &str) -> Result<Option<RunId>, JsonFieldError> {
     }
 }
 
-fn first_string<'a>(f: &Fields<'a>, keys: &[&'static str]) -> Result<Option<&'a str>, JsonFieldError> {
+fn first_string<'a>(
+    f: &Fields<'a>,
+    keys: &[&'static str],
+) -> Result<Option<&'a str>, JsonFieldError> {
     match f.first(keys) {
         Some((key, _)) => f.string(key),
         None => Ok(None),
@@ -259,9 +261,13 @@ fn read_record(f: &Fields<'_>) -> Result<RunRecord, JsonFieldError> {
         record.metrics = Metrics::from_fields(&mf).map_err(within)?;
         record.duration = record.metrics.duration.unwrap_or_default();
         record.time_to_first_token = record.metrics.time_to_first_token;
-        record.model_time = mf.seconds("model_time").map_err(within)?.unwrap_or_default();
+        record.model_time = mf
+            .seconds("model_time")
+            .map_err(within)?
+            .unwrap_or_default();
         if let Some(details) = mf.get("details") {
-            record.per_model = details_from_json(details).map_err(|e| within(e.within("details")))?;
+            record.per_model =
+                details_from_json(details).map_err(|e| within(e.within("details")))?;
         }
     }
     if record.per_model.is_empty() {
@@ -322,12 +328,23 @@ impl MetadataRecord {
 
     /// Reads [`MetadataRecord::to_json`]'s form; the value comes back as a [`JsonMetadata`]
     /// and the errors as [`MetadataErrors`] (the allowed values of a `not_allowed` problem
-    /// are not restored).
+    /// are not restored). An object with neither `schema` nor `values` is Agno's free-form
+    /// `metadata` dict: it becomes the values of a schema-less [`JsonMetadata`].
     ///
     /// # Errors
     /// A field of the wrong type, named by its key.
     pub fn from_json(value: &Value) -> Result<MetadataRecord, JsonFieldError> {
         let f = Fields::of(value)?;
+        if f.get("schema").is_none() && f.get("values").is_none() {
+            // Agno's free-form `metadata` dict: the object is the values.
+            return Ok(MetadataRecord {
+                value: Arc::new(JsonMetadata {
+                    values: f.map().clone(),
+                    ..JsonMetadata::default()
+                }),
+                errors: None,
+            });
+        }
         let label_keys = match f.array("labels")? {
             None => Vec::new(),
             Some(items) => items
@@ -346,10 +363,11 @@ impl MetadataRecord {
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or_else(|| JsonFieldError::wrong("version", "a non-negative integer", v))?,
         };
+        let values = f.object("values")?.cloned().unwrap_or_default();
         let meta = JsonMetadata {
             schema: f.string("schema")?.unwrap_or_default().to_owned(),
             version,
-            values: f.object("values")?.cloned().unwrap_or_default(),
+            values,
             label_keys,
             sla_deadline_key: f.string("sla_deadline_key")?.map(str::to_owned),
             sla_target_key: f.string("sla_target_key")?.map(str::to_owned),
@@ -386,7 +404,9 @@ fn sla_target_key(meta: &dyn DynMetadata, values: &Map<String, Value>) -> Option
 }
 
 /// The JSON type names `Problem::WrongType` uses.
-const KINDS: [&str; 7] = ["null", "bool", "integer", "float", "string", "array", "object"];
+const KINDS: [&str; 7] = [
+    "null", "bool", "integer", "float", "string", "array", "object",
+];
 
 fn metadata_errors(value: &Value, schema: &str) -> Result<MetadataErrors, JsonFieldError> {
     let f = Fields::of(value)?;
@@ -426,7 +446,8 @@ fn field_error(f: &Fields<'_>) -> Result<FieldError, JsonFieldError> {
     let text = |k: &str| -> Result<String, JsonFieldError> {
         Ok(f.string(k)?.unwrap_or_default().to_owned())
     };
-    let found = || -> Result<Option<String>, JsonFieldError> { Ok(f.string("found")?.map(str::to_owned)) };
+    let found =
+        || -> Result<Option<String>, JsonFieldError> { Ok(f.string("found")?.map(str::to_owned)) };
     let problem = match tag {
         "missing" => Problem::Missing,
         "unknown" => Problem::Unknown,
@@ -435,7 +456,11 @@ fn field_error(f: &Fields<'_>) -> Result<FieldError, JsonFieldError> {
             let found = f.string("found")?.unwrap_or_default();
             Problem::WrongType {
                 expected: Cow::Owned(text("expected")?),
-                found: KINDS.iter().find(|k| **k == found).copied().unwrap_or("value"),
+                found: KINDS
+                    .iter()
+                    .find(|k| **k == found)
+                    .copied()
+                    .unwrap_or("value"),
             }
         }
         "not_allowed" => Problem::NotAllowed {
