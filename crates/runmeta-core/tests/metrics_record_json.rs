@@ -75,6 +75,7 @@ fn sample() -> RunRecord {
     run.session_id = Some(Arc::from("sess-42"));
     run.team = Some(Cow::Borrowed("helpdesk"));
     run.release = Some(Arc::from("v1.2.3"));
+    run.request_model = Some(Cow::Borrowed("gpt-4o-mini"));
     run.duration = Duration::from_millis(3250);
     run.status = RunStatus::Error;
     run.stop_reason = Cow::Borrowed("tool_error");
@@ -182,6 +183,7 @@ fn shape_of_the_json() {
     assert_eq!(json["agent_name"], "support");
     assert_eq!(json["team_name"], "helpdesk");
     assert_eq!(json["release"], "v1.2.3");
+    assert_eq!(json["model"], "gpt-4o-mini");
     assert_eq!(json["created_at"], "2025-03-01T09:30:00.25Z");
     assert_eq!(json["status"], "error");
     assert_eq!(json["stop_reason"], "tool_error");
@@ -260,6 +262,7 @@ fn round_trip() {
     assert_eq!(back.agent, run.agent);
     assert_eq!(back.team, run.team);
     assert_eq!(back.release, run.release);
+    assert_eq!(back.request_model, run.request_model);
     assert_eq!(back.started_at, run.started_at);
     assert_eq!(back.duration, run.duration);
     assert_eq!(back.model_time, run.model_time);
@@ -398,6 +401,7 @@ fn agno_run_output_is_read() {
     assert_eq!(run.duration, Duration::from_millis(2310));
     assert_eq!(run.time_to_first_token, Some(Duration::from_millis(410)));
     assert_eq!(run.metrics.usage.total_tokens, 1500);
+    assert_eq!(run.request_model.as_deref(), Some("gemini-2.0-flash-001"));
     assert_eq!(run.per_model.len(), 1);
     assert_eq!(run.per_model[0].model.provider, "Google");
     assert_eq!(run.tool_calls[0].duration, Duration::from_millis(400));

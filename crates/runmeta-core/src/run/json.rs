@@ -7,6 +7,7 @@
 //! | `run_id`, `parent_run_id`, `session_id` | UUID / UUID / text | same names |
 //! | `agent_name` | the agent (read also from `agent_id`) | `agent_name` |
 //! | `team_name` | the team (read also from `team`) | `team_name` (team runs) |
+//! | `model` | the model the run requests (read also from `request_model`) | `model` |
 //! | `release` | the agent code's release | – |
 //! | `created_at` | the run's start, RFC 3339 UTC (read also from `started_at` or Unix seconds) | `created_at` (Unix seconds) |
 //! | `status` | `success`, `error`, `panicked`, `cancelled` (read also Agno's `COMPLETED`, `ERROR`, `CANCELLED`) | `status` |
@@ -76,6 +77,9 @@ impl RunRecord {
         map.insert("agent_name".to_owned(), self.agent.as_ref().into());
         if let Some(team) = &self.team {
             map.insert("team_name".to_owned(), team.as_ref().into());
+        }
+        if let Some(model) = &self.request_model {
+            map.insert("model".to_owned(), model.as_ref().into());
         }
         if let Some(release) = &self.release {
             map.insert("release".to_owned(), release.as_ref().into());
@@ -247,6 +251,8 @@ fn read_record(f: &Fields<'_>) -> Result<RunRecord, JsonFieldError> {
     record.parent_run_id = run_id_opt(f)?;
     record.session_id = f.string("session_id")?.map(Arc::from);
     record.team = first_string(f, &["team_name", "team"])?.map(|t| Cow::Owned(t.to_owned()));
+    record.request_model =
+        first_string(f, &["model", "request_model"])?.map(|m| Cow::Owned(m.to_owned()));
     record.release = f.string("release")?.map(Arc::from);
     record.status = status(f)?;
     record.stop_reason = match f.string("stop_reason")? {
