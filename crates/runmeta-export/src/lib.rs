@@ -1,0 +1,72 @@
+//! Exporters of runmeta run records.
+//!
+//! The [`prometheus`] module turns every finished run into Prometheus metrics: run counts by
+//! status and stop reason, latency and time-to-first-token histograms, token usage and cost
+//! by model, tool calls, SLA breaches, all segmented by agent, release and the `label`
+//! fields of the run's metadata, and renders them as OpenMetrics text (or the Prometheus text
+//! format) that `promtool check metrics` accepts and Prometheus scrapes. With the `http`
+//! feature, [`prometheus::serve`] answers `/metrics`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use runmeta_core::metrics::{Cost, ModelRef, Usage};
+//! use runmeta_core::run::{ModelBreakdown, RunRecord, RunStatus, Sink};
+//! use runmeta_export::prometheus::PrometheusExporter;
+//!
+//! let exporter = PrometheusExporter::new();
+//!
+//! // The collector calls `record` with every finished run; here one is built by hand.
+//! let mut run = RunRecord::new("support", "2024-01-15T13:00:00Z".parse().unwrap());
+//! run.release = Some("2024.01.2".into());
+//! run.duration = Duration::from_millis(1_800);
+//! run.time_to_first_token = Some(Duration::from_millis(350));
+//! run.metrics.usage = Usage::new(1_200, 300);
+//! run.metrics.cost = Some(Cost::from_nanos(4_500_000));
+//! run.per_model.push(ModelBreakdown {
+//!     model: ModelRef { provider: "openai".into(), id: "gpt-4o-mini".into(), ..Default::default() },
+//!     calls: 2,
+//!     metrics: run.metrics.clone(),
+//! });
+//! exporter.record(&run);
+//!
+//! let mut failed = RunRecord::new("support", "2024-01-15T13:05:00Z".parse().unwrap());
+//! failed.status = RunStatus::Error;
+//! failed.stop_reason = "tool_error".into();
+//! failed.error_class = Some("search::TimeoutError".into());
+//! exporter.record(&failed);
+//!
+//! let text = exporter.render(); // OpenMetrics, ends with "# EOF"
+//! assert!(text.contains(
+//!     r#"agent_run_total{agent="support",release="2024.01.2",status="success",stop_reason="completed"} 1"#
+//! ));
+//! assert!(text.contains(
+//!     r#"agent_run_total{agent="support",status="error",stop_reason="tool_error",error_class="timeout_error"} 1"#
+//! ));
+//! assert!(text.contains(
+//!     r#"agent_token_usage_total{agent="support",release="2024.01.2",model="gpt-4o-mini",token_type="input"} 1200"#
+//! ));
+//! assert!(text.contains(r#"agent_cost_total{agent="support",release="2024.01.2",model="gpt-4o-mini"} 0.0045"#));
+//! assert!(text.contains(r#"agent_run_duration_seconds_bucket{le="2.56",agent="support",release="2024.01.2",status="success"} 1"#));
+//! assert!(text.ends_with("# EOF\n"));
+//! ```
+//!
+//! Serving it (feature `http`):
+//!
+//! ```no_run
+//! # #[cfg(feature = "http")]
+//! # fn main() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use runmeta_export::prometheus::{serve, PrometheusExporter};
+//!
+//! let exporter = Arc::new(PrometheusExporter::new());
+//! // Register `Arc::clone(&exporter)` as a sink with the collector, then:
+//! let server = serve(Arc::clone(&exporter), "127.0.0.1:9464")?;
+//! // ... Prometheus scrapes http://127.0.0.1:9464/metrics ...
+//! server.stop();
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "http"))]
+//! # fn main() {}
+//! ```
+
+pub mod prometheus;

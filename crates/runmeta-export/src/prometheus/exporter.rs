@@ -1,0 +1,485 @@
+//! [`PrometheusExporter`]: turns run records into Prometheus metric families.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+use runmeta_core::metrics::{ToolStatus, Usage};
+use runmeta_core::run::{RunRecord, RunStatus, Sink};
+use runmeta_core::sla::SlaPolicy;
+
+use super::buckets::{seconds_histogram, token_histogram};
+use super::family::{CostCounter, Counter, Family, FamilyDef, IntHistogram};
+use super::labels::{normalize_error_class, truncate_value, LabelRef, MetaLabels};
+use super::render::{self, Format};
+
+/// Limits of a [`PrometheusExporter`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExporterConfig {
+    /// The most series one metric family holds, the overflow series included (default
+    /// 1,000; at least 1). Once a family is full, observations with a new label set are
+    /// folded into one series whose labels are all `__overflow__`, and counted in
+    /// `runmeta_series_overflow_total{metric="<family>"}`. Existing series keep counting.
+    pub max_series_per_metric: usize,
+    /// Label values longer than this many bytes are cut (at a character boundary), so a
+    /// runaway value cannot grow the exposition without bound (default 256).
+    pub max_label_value_len: usize,
+    /// Which runs have an SLA and when they breach it (default: the metadata's
+    /// `sla_deadline` and `sla_target_seconds` fields, no other targets).
+    pub sla_policy: SlaPolicy,
+}
+
+impl Default for ExporterConfig {
+    fn default() -> Self {
+        ExporterConfig {
+            max_series_per_metric: 1_000,
+            max_label_value_len: 256,
+            sla_policy: SlaPolicy::new(),
+        }
+    }
+}
+
+/// The token types of `agent_token_usage_total`, with the [`Usage`] field each one counts.
+pub const TOKEN_TYPES: [&str; 7] = [
+    "input",
+    "output",
+    "reasoning",
+    "cache_read",
+    "cache_write",
+    "audio_input",
+    "audio_output",
+];
+
+fn token_counts(u: &Usage) -> [u64; 7] {
+    [
+        u.input_tokens,
+        u.output_tokens,
+        u.reasoning_tokens,
+        u.cache_read_tokens,
+        u.cache_write_tokens,
+        u.audio_input_tokens,
+        u.audio_output_tokens,
+    ]
+}
+
+/// Every metric family of the exporter.
+pub(crate) struct Families {
+    pub(crate) runs: Family<Counter>,
+    pub(crate) run_duration: Family<IntHistogram>,
+    pub(crate) ttft: Family<IntHistogram>,
+    pub(crate) tokens_per_run: Family<IntHistogram>,
+    pub(crate) token_usage: Family<Counter>,
+    pub(crate) cost: Family<CostCounter>,
+    pub(crate) tool_calls: Family<Counter>,
+    pub(crate) tool_duration: Family<IntHistogram>,
+    pub(crate) sla_runs: Family<Counter>,
+    pub(crate) sla_breaches: Family<Counter>,
+    pub(crate) unpriced: Family<Counter>,
+}
+
+fn counter<V: super::family::SeriesValue<Spec = ()>>(
+    name: &'static str,
+    exposed_name: &'static str,
+    help: &'static str,
+    overflow_names: &'static [&'static str],
+) -> FamilyDef<V> {
+    FamilyDef {
+        name,
+        exposed_name,
+        help,
+        unit: None,
+        spec: (),
+        overflow_names,
+    }
+}
+
+impl Families {
+    fn new(max: usize) -> Self {
+        Families {
+            runs: Family::new(
+                counter(
+                    "agent_run",
+                    "agent_run_total",
+                    "Finished agent runs by agent, release, status, stop reason, error class and metadata labels.",
+                    &["agent", "status", "stop_reason"],
+                ),
+                max,
+            ),
+            run_duration: Family::new(
+                seconds_histogram(
+                    "agent_run_duration",
+                    "agent_run_duration_seconds",
+                    "Wall time of agent runs.",
+                    &["agent", "status"],
+                ),
+                max,
+            ),
+            ttft: Family::new(
+                seconds_histogram(
+                    "agent_time_to_first_token",
+                    "agent_time_to_first_token_seconds",
+                    "Time from the start of a run to its first token.",
+                    &["agent"],
+                ),
+                max,
+            ),
+            tokens_per_run: Family::new(
+                token_histogram(
+                    "agent_tokens_per_run",
+                    "Tokens of a run's own model calls (child runs excluded).",
+                    &["agent"],
+                ),
+                max,
+            ),
+            token_usage: Family::new(
+                counter(
+                    "agent_token_usage",
+                    "agent_token_usage_total",
+                    "Tokens of the agents' own model calls by model and token type (input includes cache_read; output includes reasoning).",
+                    &["agent", "model", "token_type"],
+                ),
+                max,
+            ),
+            cost: Family::new(
+                counter(
+                    "agent_cost",
+                    "agent_cost_total",
+                    "Cost of the agents' own model calls, in currency units of the pricing table.",
+                    &["agent", "model"],
+                ),
+                max,
+            ),
+            tool_calls: Family::new(
+                counter(
+                    "agent_tool_call",
+                    "agent_tool_call_total",
+                    "Tool calls by agent, tool, status and error class.",
+                    &["agent", "tool", "status"],
+                ),
+                max,
+            ),
+            tool_duration: Family::new(
+                seconds_histogram(
+                    "agent_tool_duration",
+                    "agent_tool_duration_seconds",
+                    "Duration of tool calls.",
+                    &["tool"],
+                ),
+                max,
+            ),
+            sla_runs: Family::new(
+                counter(
+                    "agent_sla_runs",
+                    "agent_sla_runs_total",
+                    "Runs that had an SLA (a deadline or a target duration); the denominator of the breach rate.",
+                    &["agent"],
+                ),
+                max,
+            ),
+            sla_breaches: Family::new(
+                counter(
+                    "agent_sla_breach",
+                    "agent_sla_breach_total",
+                    "Runs that ended after their SLA deadline or took longer than their SLA target.",
+                    &["agent"],
+                ),
+                max,
+            ),
+            unpriced: Family::new(
+                counter(
+                    "agent_unpriced_calls",
+                    "agent_unpriced_calls_total",
+                    "Model calls whose model had no price, so their cost is unknown (not zero).",
+                    &["agent"],
+                ),
+                max,
+            ),
+        }
+    }
+}
+
+/// The exporter's state shared with the registry's collector.
+pub(crate) struct Shared {
+    pub(crate) families: Families,
+    config: ExporterConfig,
+    /// Size of the last rendering, to allocate the next one at once.
+    pub(crate) last_render_len: AtomicUsize,
+}
+
+/// A [`Sink`] that keeps Prometheus metrics of every run it receives and renders them in the
+/// OpenMetrics or the Prometheus text format (through `prometheus-client`'s encoder).
+///
+/// Families (labels in braces; `release` only when the run has one, `error_class` only on
+/// failures, `<labels>` the metadata's label fields):
+///
+/// | family | type | labels |
+/// |---|---|---|
+/// | `agent_run_total` | counter | agent, release, `<labels>`, status, stop_reason, error_class |
+/// | `agent_run_duration_seconds` | histogram | agent, release, `<labels>`, status |
+/// | `agent_time_to_first_token_seconds` | histogram | agent, release, `<labels>` |
+/// | `agent_tokens_per_run` | histogram | agent, release, `<labels>` |
+/// | `agent_token_usage_total` | counter | agent, release, model, token_type |
+/// | `agent_cost_total` | counter (currency units) | agent, release, model |
+/// | `agent_tool_call_total` | counter | agent, tool, status, error_class |
+/// | `agent_tool_duration_seconds` | histogram | tool |
+/// | `agent_sla_runs_total` | counter | agent, release, `<labels>` |
+/// | `agent_sla_breach_total` | counter | agent, release, `<labels>` |
+/// | `agent_unpriced_calls_total` | counter | agent, release |
+/// | `runmeta_series_overflow_total` | counter | metric |
+///
+/// Duration histograms use the OpenTelemetry GenAI bucket advice
+/// ([`GENAI_DURATION_BUCKETS`](super::GENAI_DURATION_BUCKETS)), the tokens histogram
+/// [`GENAI_TOKEN_BUCKETS`](super::GENAI_TOKEN_BUCKETS). Usage and cost are each run's own
+/// (`RunRecord::metrics`), so summing over runs never counts a child run twice; usage or cost
+/// not attributed to a model is exported with `model="unknown"`. A run breaches its SLA when
+/// it ended after its deadline or took longer than its target
+/// ([`ExporterConfig::sla_policy`]). Ids (run, session) and redacted metadata fields never
+/// become labels.
+///
+/// Recording is lock-free for existing series (a shared read lock and atomics, no
+/// allocation for runs without metadata labels or errors) and thread-safe.
+pub struct PrometheusExporter {
+    shared: Arc<Shared>,
+    registry: Registry,
+}
+
+impl std::fmt::Debug for PrometheusExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusExporter")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PrometheusExporter {
+    fn default() -> Self {
+        PrometheusExporter::new()
+    }
+}
+
+impl PrometheusExporter {
+    /// An exporter with the default [`ExporterConfig`].
+    #[must_use]
+    pub fn new() -> Self {
+        PrometheusExporter::with_config(ExporterConfig::default())
+    }
+
+    /// An exporter with the given limits.
+    #[must_use]
+    pub fn with_config(config: ExporterConfig) -> Self {
+        let shared = Arc::new(Shared {
+            families: Families::new(config.max_series_per_metric),
+            config,
+            last_render_len: AtomicUsize::new(0),
+        });
+        let mut registry = Registry::default();
+        render::register(&shared, &mut registry);
+        PrometheusExporter { shared, registry }
+    }
+
+    /// The exporter's limits.
+    #[must_use]
+    pub fn config(&self) -> &ExporterConfig {
+        &self.shared.config
+    }
+
+    /// Adds this exporter's metrics to another `prometheus-client` registry, so an
+    /// application's own metrics and the run metrics share one endpoint.
+    pub fn register(&self, registry: &mut Registry) {
+        render::register(&self.shared, registry);
+    }
+
+    /// Records one finished run (what [`Sink::record`] does).
+    pub fn observe(&self, run: &RunRecord) {
+        record(&self.shared, run);
+    }
+
+    /// The metrics in the OpenMetrics text format, terminated by `# EOF`.
+    #[must_use]
+    pub fn render(&self) -> String {
+        self.render_as(Format::OpenMetrics)
+    }
+
+    /// The metrics in the Prometheus text format 0.0.4 (what `promtool check metrics`
+    /// reads and clients that do not accept OpenMetrics get).
+    #[must_use]
+    pub fn render_prometheus_text(&self) -> String {
+        self.render_as(Format::PrometheusText)
+    }
+
+    /// The metrics in the given format.
+    #[must_use]
+    pub fn render_as(&self, format: Format) -> String {
+        render::render(&self.shared, &self.registry, format)
+    }
+
+    /// Number of series of a family, by its exposed name (`agent_run_total`,
+    /// `agent_run_duration_seconds`, ...), the overflow series included; `None` for an
+    /// unknown name.
+    #[must_use]
+    pub fn series_count(&self, metric: &str) -> Option<usize> {
+        render::families(&self.shared.families)
+            .find(|f| f.exposed_name() == metric)
+            .map(|f| f.len())
+    }
+
+    /// Observations folded into the overflow series of a family so far; `None` for an
+    /// unknown name.
+    #[must_use]
+    pub fn overflow_count(&self, metric: &str) -> Option<u64> {
+        render::families(&self.shared.families)
+            .find(|f| f.exposed_name() == metric)
+            .map(|f| f.overflowed())
+    }
+}
+
+impl Sink for PrometheusExporter {
+    fn record(&self, run: &RunRecord) {
+        record(&self.shared, run);
+    }
+}
+
+fn cut(max: usize, value: &str) -> &str {
+    truncate_value(value, max)
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The error class label of a failed run or tool call.
+fn error_class(class: Option<&str>, panicked: bool) -> String {
+    match class {
+        Some(c) => normalize_error_class(c),
+        None if panicked => "panic".to_owned(),
+        None => "unknown".to_owned(),
+    }
+}
+
+fn record(shared: &Shared, run: &RunRecord) {
+    let f = &shared.families;
+    let max = shared.config.max_label_value_len;
+
+    let mut meta = MetaLabels::default();
+    if let Some(m) = &run.metadata {
+        m.value.for_each_label(&mut |k, v| meta.push(k, v, max));
+    }
+    let mut labels: Vec<LabelRef<'_>> = Vec::with_capacity(8 + meta.len());
+    labels.push(("agent", cut(max, &run.agent)));
+    if let Some(release) = &run.release {
+        labels.push(("release", cut(max, release)));
+    }
+    let base = labels.len();
+    labels.extend(meta.iter());
+    let common = labels.len();
+
+    // Run count and duration.
+    labels.push(("status", run.status.as_str()));
+    f.run_duration
+        .with(&labels, |h, b| h.observe(b, nanos(run.duration)));
+    labels.push(("stop_reason", cut(max, &run.stop_reason)));
+    let class;
+    if matches!(run.status, RunStatus::Error | RunStatus::Panicked) {
+        class = error_class(
+            run.error_class.as_deref(),
+            run.status == RunStatus::Panicked,
+        );
+        labels.push(("error_class", &class));
+    }
+    f.runs.with(&labels, |c, ()| c.add(1));
+    labels.truncate(common);
+
+    if let Some(ttft) = run.time_to_first_token {
+        f.ttft.with(&labels, |h, b| h.observe(b, nanos(ttft)));
+    }
+    let usage = &run.metrics.usage;
+    let tokens = if usage.total_tokens > 0 {
+        usage.total_tokens
+    } else {
+        usage.input_tokens.saturating_add(usage.output_tokens)
+    };
+    f.tokens_per_run.with(&labels, |h, b| h.observe(b, tokens));
+    let sla = shared.config.sla_policy.evaluate(run);
+    if sla.has_sla {
+        f.sla_runs.with(&labels, |c, ()| c.add(1));
+        if sla.breached {
+            f.sla_breaches.with(&labels, |c, ()| c.add(1));
+        }
+    }
+
+    // Per-model usage and cost, with what no model claims as `unknown`.
+    labels.truncate(base);
+    if run.unpriced_messages > 0 {
+        f.unpriced
+            .with(&labels, |c, ()| c.add(u64::from(run.unpriced_messages)));
+    }
+    let mut unattributed = token_counts(usage);
+    let mut unattributed_cost = run.metrics.cost.map(|c| c.as_nanos());
+    for model in &run.per_model {
+        let counts = token_counts(&model.metrics.usage);
+        for (left, n) in unattributed.iter_mut().zip(counts) {
+            *left = left.saturating_sub(n);
+        }
+        let cost = model.metrics.cost.map(|c| c.as_nanos());
+        if let (Some(left), Some(n)) = (unattributed_cost.as_mut(), cost) {
+            *left = left.saturating_sub(n);
+        }
+        let id = if model.model.id.is_empty() {
+            "unknown"
+        } else {
+            cut(max, &model.model.id)
+        };
+        model_series(f, &mut labels, id, &counts, cost);
+    }
+    model_series(f, &mut labels, "unknown", &unattributed, unattributed_cost);
+
+    // Tool calls.
+    let agent = ("agent", cut(max, &run.agent));
+    for call in &run.tool_calls {
+        let tool = cut(max, &call.name);
+        let class;
+        let mut tl: [LabelRef<'_>; 4] = [
+            agent,
+            ("tool", tool),
+            ("status", call.status.as_str()),
+            ("", ""),
+        ];
+        let n = if matches!(call.status, ToolStatus::Error | ToolStatus::Panicked) {
+            class = error_class(
+                call.error_class.as_deref(),
+                call.status == ToolStatus::Panicked,
+            );
+            tl[3] = ("error_class", &class);
+            4
+        } else {
+            3
+        };
+        f.tool_calls.with(&tl[..n], |c, ()| c.add(1));
+        f.tool_duration
+            .with(&[("tool", tool)], |h, b| h.observe(b, nanos(call.duration)));
+    }
+}
+
+/// Adds one model's token counts and cost; zero counts create no series.
+fn model_series<'a>(
+    f: &Families,
+    labels: &mut Vec<LabelRef<'a>>,
+    model: &'a str,
+    counts: &[u64; 7],
+    cost_nanos: Option<u64>,
+) {
+    let base = labels.len();
+    labels.push(("model", model));
+    for (token_type, &n) in TOKEN_TYPES.iter().zip(counts) {
+        if n > 0 {
+            labels.push(("token_type", *token_type));
+            f.token_usage.with(labels, |c, ()| c.add(n));
+            labels.pop();
+        }
+    }
+    if let Some(nanos) = cost_nanos.filter(|&n| n > 0) {
+        f.cost.with(labels, |c, ()| c.add_nanos(nanos));
+    }
+    labels.truncate(base);
+}

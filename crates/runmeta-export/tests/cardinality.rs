@@ -1,0 +1,125 @@
+//! The series cap: a flood of distinct label values stays at the cap and is counted.
+
+mod common;
+
+use runmeta_core::metrics::{ToolStatus, Usage};
+use runmeta_core::run::{RunStatus, Sink};
+use runmeta_export::prometheus::{ExporterConfig, PrometheusExporter, OVERFLOW_LABEL_VALUE};
+
+fn series_lines(text: &str, prefix: &str) -> usize {
+    text.lines().filter(|l| l.starts_with(prefix)).count()
+}
+
+fn overflow_of(text: &str, metric: &str) -> Option<f64> {
+    let prefix = format!("runmeta_series_overflow_total{{metric=\"{metric}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn a_flood_of_100k_label_values_stays_at_the_cap() {
+    let exporter = PrometheusExporter::new();
+    let cap = exporter.config().max_series_per_metric;
+    assert_eq!(cap, 1_000);
+    // A stable series before the flood keeps counting during it.
+    let stable = common::run("stable", RunStatus::Success, 100, vec![]);
+    exporter.record(&stable);
+    for i in 0..100_000u32 {
+        // Distinct tool names, metadata label values and models in every run.
+        let mut r = common::run(
+            "flood",
+            RunStatus::Success,
+            50,
+            vec![common::model(
+                "p",
+                &format!("model-{i}"),
+                Usage::new(1, 1),
+                Some(1),
+            )],
+        );
+        r.metadata = Some(common::metadata(&format!("p{i}"), "free", &[]));
+        r.tool_calls = vec![common::tool(
+            &format!("tool-{i}"),
+            1,
+            ToolStatus::Success,
+            None,
+        )];
+        exporter.record(&r);
+    }
+    exporter.record(&stable);
+
+    let text = exporter.render();
+    for (metric, sample_prefix) in [
+        ("agent_run_total", "agent_run_total{"),
+        (
+            "agent_run_duration_seconds",
+            "agent_run_duration_seconds_count{",
+        ),
+        ("agent_tokens_per_run", "agent_tokens_per_run_count{"),
+        ("agent_token_usage_total", "agent_token_usage_total{"),
+        ("agent_cost_total", "agent_cost_total{"),
+        ("agent_tool_call_total", "agent_tool_call_total{"),
+        (
+            "agent_tool_duration_seconds",
+            "agent_tool_duration_seconds_count{",
+        ),
+    ] {
+        assert_eq!(exporter.series_count(metric), Some(cap), "{metric}");
+        assert_eq!(series_lines(&text, sample_prefix), cap, "{metric}");
+        let folded = exporter.overflow_count(metric).unwrap_or(0);
+        assert!(folded > 90_000, "{metric}: {folded}");
+        assert_eq!(overflow_of(&text, metric), Some(folded as f64), "{metric}");
+    }
+    // Runs: the stable series counted both runs; 998 flood series fit beside it, the rest
+    // (100,000 - 998) were folded into the overflow series.
+    assert!(text
+        .contains(r#"agent_run_total{agent="stable",status="success",stop_reason="completed"} 2"#));
+    assert_eq!(
+        exporter.overflow_count("agent_run_total"),
+        Some(100_000 - 998)
+    );
+    assert!(text.contains(&format!(
+        r#"agent_run_total{{agent="{o}",status="{o}",stop_reason="{o}"}} {}"#,
+        100_000 - 998,
+        o = OVERFLOW_LABEL_VALUE
+    )));
+    // Families that were not flooded have no overflow.
+    assert_eq!(overflow_of(&text, "agent_sla_breach_total"), Some(0.0));
+    // Bounded by the cap: 4 histogram families × 1,000 series × 17 lines dominate (~6.5 MB);
+    // the 100,000 label sets uncapped would be ~100 times that.
+    assert!(
+        text.len() < 10 << 20,
+        "exposition stays bounded: {} bytes",
+        text.len()
+    );
+}
+
+#[test]
+fn the_cap_is_configurable() {
+    let exporter = PrometheusExporter::with_config(ExporterConfig {
+        max_series_per_metric: 10,
+        ..ExporterConfig::default()
+    });
+    for i in 0..50u32 {
+        let mut r = common::run(&format!("agent-{i}"), RunStatus::Error, 10, vec![]);
+        r.error_class = Some(format!("Error{i}").into());
+        r.tool_calls = vec![common::tool("t", 1, ToolStatus::Success, None)];
+        exporter.record(&r);
+    }
+    let text = exporter.render();
+    assert_eq!(series_lines(&text, "agent_run_total{"), 10);
+    assert_eq!(exporter.overflow_count("agent_run_total"), Some(41));
+    // Tool calls are labelled by agent too, so they reach the cap as well.
+    assert_eq!(series_lines(&text, "agent_tool_call_total{"), 10);
+    // The tool duration family is labelled by tool only: one series, no overflow.
+    assert_eq!(series_lines(&text, "agent_tool_duration_seconds_count{"), 1);
+    assert_eq!(overflow_of(&text, "agent_tool_duration_seconds"), Some(0.0));
+    let overflow_line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("agent_run_duration_seconds_count{") && l.contains(OVERFLOW_LABEL_VALUE)
+        })
+        .expect("an overflow series for durations");
+    assert!(overflow_line.ends_with(" 41"), "{overflow_line}");
+}
