@@ -9,8 +9,7 @@ use runmeta_core::metrics::{ToolStatus, Usage};
 use runmeta_core::run::{RunRecord, RunStatus, Sink};
 use runmeta_core::sla::SlaPolicy;
 
-use super::buckets::{seconds_histogram, token_histogram};
-use super::family::{CostCounter, Counter, Family, FamilyDef, IntHistogram};
+use super::families::Families;
 use super::labels::{normalize_error_class, truncate_value, LabelRef, MetaLabels};
 use super::render::{self, Format};
 
@@ -61,142 +60,6 @@ fn token_counts(u: &Usage) -> [u64; 7] {
         u.audio_input_tokens,
         u.audio_output_tokens,
     ]
-}
-
-/// Every metric family of the exporter.
-pub(crate) struct Families {
-    pub(crate) runs: Family<Counter>,
-    pub(crate) run_duration: Family<IntHistogram>,
-    pub(crate) ttft: Family<IntHistogram>,
-    pub(crate) tokens_per_run: Family<IntHistogram>,
-    pub(crate) token_usage: Family<Counter>,
-    pub(crate) cost: Family<CostCounter>,
-    pub(crate) tool_calls: Family<Counter>,
-    pub(crate) tool_duration: Family<IntHistogram>,
-    pub(crate) sla_runs: Family<Counter>,
-    pub(crate) sla_breaches: Family<Counter>,
-    pub(crate) unpriced: Family<Counter>,
-}
-
-fn counter<V: super::family::SeriesValue<Spec = ()>>(
-    name: &'static str,
-    exposed_name: &'static str,
-    help: &'static str,
-    overflow_names: &'static [&'static str],
-) -> FamilyDef<V> {
-    FamilyDef {
-        name,
-        exposed_name,
-        help,
-        unit: None,
-        spec: (),
-        overflow_names,
-    }
-}
-
-impl Families {
-    fn new(max: usize) -> Self {
-        Families {
-            runs: Family::new(
-                counter(
-                    "agent_run",
-                    "agent_run_total",
-                    "Finished agent runs by agent, release, status, stop reason, error class and metadata labels.",
-                    &["agent", "status", "stop_reason"],
-                ),
-                max,
-            ),
-            run_duration: Family::new(
-                seconds_histogram(
-                    "agent_run_duration",
-                    "agent_run_duration_seconds",
-                    "Wall time of agent runs.",
-                    &["agent", "status"],
-                ),
-                max,
-            ),
-            ttft: Family::new(
-                seconds_histogram(
-                    "agent_time_to_first_token",
-                    "agent_time_to_first_token_seconds",
-                    "Time from the start of a run to its first token.",
-                    &["agent"],
-                ),
-                max,
-            ),
-            tokens_per_run: Family::new(
-                token_histogram(
-                    "agent_tokens_per_run",
-                    "Tokens of a run's own model calls (child runs excluded).",
-                    &["agent"],
-                ),
-                max,
-            ),
-            token_usage: Family::new(
-                counter(
-                    "agent_token_usage",
-                    "agent_token_usage_total",
-                    "Tokens of the agents' own model calls by model and token type (input includes cache_read; output includes reasoning).",
-                    &["agent", "model", "token_type"],
-                ),
-                max,
-            ),
-            cost: Family::new(
-                counter(
-                    "agent_cost",
-                    "agent_cost_total",
-                    "Cost of the agents' own model calls, in currency units of the pricing table.",
-                    &["agent", "model"],
-                ),
-                max,
-            ),
-            tool_calls: Family::new(
-                counter(
-                    "agent_tool_call",
-                    "agent_tool_call_total",
-                    "Tool calls by agent, tool, status and error class.",
-                    &["agent", "tool", "status"],
-                ),
-                max,
-            ),
-            tool_duration: Family::new(
-                seconds_histogram(
-                    "agent_tool_duration",
-                    "agent_tool_duration_seconds",
-                    "Duration of tool calls.",
-                    &["tool"],
-                ),
-                max,
-            ),
-            sla_runs: Family::new(
-                counter(
-                    "agent_sla_runs",
-                    "agent_sla_runs_total",
-                    "Runs that had an SLA (a deadline or a target duration); the denominator of the breach rate.",
-                    &["agent"],
-                ),
-                max,
-            ),
-            sla_breaches: Family::new(
-                counter(
-                    "agent_sla_breach",
-                    "agent_sla_breach_total",
-                    "Runs that ended after their SLA deadline or took longer than their SLA target.",
-                    &["agent"],
-                ),
-                max,
-            ),
-            unpriced: Family::new(
-                counter(
-                    "agent_unpriced_calls",
-                    "agent_unpriced_calls_total",
-                    "Model calls whose model had no price, so their cost is unknown (not zero).",
-                    &["agent"],
-                ),
-                max,
-            ),
-        }
-    }
 }
 
 /// The exporter's state shared with the registry's collector.
@@ -482,4 +345,114 @@ fn model_series<'a>(
         f.cost.with(labels, |c, ()| c.add_nanos(nanos));
     }
     labels.truncate(base);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runmeta_core::metrics::{Cost, Metrics, ModelRef, ToolCallMetrics};
+    use runmeta_core::run::ModelBreakdown;
+
+    fn run(status: RunStatus) -> RunRecord {
+        let mut r = RunRecord::new("a", "2024-01-15T13:00:00Z".parse().unwrap());
+        r.status = status;
+        r.stop_reason = status.default_stop_reason().into();
+        r
+    }
+
+    #[test]
+    fn zero_usage_creates_no_usage_or_cost_series() {
+        let e = PrometheusExporter::new();
+        e.observe(&run(RunStatus::Success));
+        assert_eq!(e.series_count("agent_token_usage_total"), Some(0));
+        assert_eq!(e.series_count("agent_cost_total"), Some(0));
+        assert_eq!(e.series_count("agent_tokens_per_run"), Some(1));
+        assert_eq!(e.series_count("agent_time_to_first_token_seconds"), Some(0));
+        assert!(!e.render().contains("# TYPE agent_token_usage "));
+    }
+
+    #[test]
+    fn usage_and_cost_no_model_claims_are_unknown() {
+        let e = PrometheusExporter::new();
+        let mut r = run(RunStatus::Success);
+        r.metrics.usage = Usage::new(100, 10);
+        r.metrics.cost = Some(Cost::from_nanos(3_000));
+        r.per_model.push(ModelBreakdown {
+            model: ModelRef {
+                id: "m".into(),
+                ..ModelRef::default()
+            },
+            calls: 1,
+            metrics: Metrics {
+                usage: Usage::new(60, 10),
+                cost: Some(Cost::from_nanos(1_000)),
+                ..Metrics::default()
+            },
+        });
+        e.observe(&r);
+        let text = e.render();
+        for line in [
+            r#"agent_token_usage_total{agent="a",model="m",token_type="input"} 60"#,
+            r#"agent_token_usage_total{agent="a",model="unknown",token_type="input"} 40"#,
+            r#"agent_token_usage_total{agent="a",model="m",token_type="output"} 10"#,
+            r#"agent_cost_total{agent="a",model="m"} 0.000001"#,
+            r#"agent_cost_total{agent="a",model="unknown"} 0.000002"#,
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+        assert!(!text.contains(r#"model="unknown",token_type="output""#));
+    }
+
+    #[test]
+    fn only_failures_carry_an_error_class() {
+        let e = PrometheusExporter::new();
+        e.observe(&run(RunStatus::Cancelled));
+        e.observe(&run(RunStatus::Panicked));
+        let mut failed = run(RunStatus::Error);
+        failed.error_class = Some("Some Odd::ClassName".into());
+        failed.tool_calls = vec![
+            ToolCallMetrics {
+                name: "t".into(),
+                started_at: failed.started_at,
+                duration: Duration::from_millis(3),
+                status: ToolStatus::Panicked,
+                error_class: None,
+            },
+            ToolCallMetrics {
+                name: "t".into(),
+                started_at: failed.started_at,
+                duration: Duration::from_millis(3),
+                status: ToolStatus::Cancelled,
+                error_class: Some("ignored".into()),
+            },
+        ];
+        e.observe(&failed);
+        let text = e.render();
+        for line in [
+            r#"agent_run_total{agent="a",status="cancelled",stop_reason="cancelled"} 1"#,
+            r#"agent_run_total{agent="a",status="panicked",stop_reason="panicked",error_class="panic"} 1"#,
+            r#"agent_run_total{agent="a",status="error",stop_reason="error",error_class="class_name"} 1"#,
+            r#"agent_tool_call_total{agent="a",tool="t",status="panicked",error_class="panic"} 1"#,
+            r#"agent_tool_call_total{agent="a",tool="t",status="cancelled"} 1"#,
+            r#"agent_tool_duration_seconds_count{tool="t"} 2"#,
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+    }
+
+    #[test]
+    fn huge_durations_saturate_instead_of_panicking() {
+        let e = PrometheusExporter::new();
+        let mut r = run(RunStatus::Success);
+        r.duration = Duration::MAX;
+        r.time_to_first_token = Some(Duration::MAX);
+        r.metrics.usage = Usage::new(u64::MAX, u64::MAX);
+        e.observe(&r);
+        e.observe(&r);
+        let text = e.render();
+        assert!(text.contains(
+            r#"agent_run_duration_seconds_bucket{le="+Inf",agent="a",status="success"} 2"#
+        ));
+        assert!(text.contains(r#"agent_token_usage_total{agent="a",model="unknown",token_type="input"} 18446744073709551615"#));
+    }
 }

@@ -14,6 +14,7 @@
 
 mod buckets;
 mod exporter;
+mod families;
 mod family;
 #[cfg(feature = "http")]
 mod http;

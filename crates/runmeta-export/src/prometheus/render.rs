@@ -9,7 +9,8 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::exporter::{Families, Shared};
+use super::exporter::Shared;
+use super::families::Families;
 use super::family::{Family, SeriesValue};
 
 /// An exposition format, with its HTTP content type.
