@@ -4,7 +4,7 @@
 //! (or call [`PrometheusExporter::observe`]) and it keeps counters and histograms of every
 //! finished run, segmented by low-cardinality labels only. [`PrometheusExporter::render`]
 //! writes them as OpenMetrics text through `prometheus-client`'s encoder, and
-//! [`serve`] (feature `http`) answers `/metrics` scrapes.
+//! `serve` (feature `http`) answers `/metrics` scrapes.
 //!
 //! Cardinality stays bounded: ids never become labels, redacted metadata fields are never
 //! labels, error classes are normalized ([`normalize_error_class`]), label values are cut at
