@@ -344,6 +344,25 @@ fn long_label_values_are_cut() {
 }
 
 #[test]
+fn run_metrics_join_an_application_registry() {
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::registry::Registry;
+    let mut registry = Registry::default();
+    let requests: Counter = Counter::default();
+    registry.register("app_requests", "Requests served", requests.clone());
+    requests.inc();
+    let exporter = exporter_with_workload();
+    exporter.register(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+    assert!(text.contains("app_requests_total 1\n"));
+    assert!(text.contains("# TYPE agent_run counter\n"));
+    assert!(text.ends_with("# EOF\n"));
+    // Both registries render the same run metrics.
+    assert!(text.contains(exporter.render().trim_end_matches("# EOF\n")));
+}
+
+#[test]
 fn concurrent_recording_loses_nothing() {
     let exporter = Arc::new(PrometheusExporter::new());
     let threads: Vec<_> = (0..4)
