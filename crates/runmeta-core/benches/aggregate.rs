@@ -5,12 +5,16 @@
 //! - `ingest/runmeta_3_distributions`: records into an [`Aggregator`] grouped by 4 labels
 //!   (agent, release, model, the metadata label `priority`: 192 groups) keeping 3
 //!   distributions (latency, time to first token, total tokens) plus all counters and sums.
+//! - `ingest/runmeta_3_distributions_4_groups`: the same grouped by agent only (4 groups), to
+//!   show the cost of cache misses on the counters of 192 groups.
 //! - `ingest/runmeta_default`: the same with the default configuration (8 distributions:
 //!   latency, TTFT and 6 token types).
 //! - `ingest/runmeta_sink_mutex`: the default configuration through [`AggregatorSink`] (one
 //!   uncontended lock per record), as the collector calls it.
 //! - `ingest/prometheus_client_1_histogram`: the peer: a `Family` with the same 4 labels
-//!   (static strings, its cheapest form) observing one histogram (latency).
+//!   (static strings, its cheapest form) observing one 14-bucket histogram (latency).
+//! - `ingest/record_preparation_only`: writing the measured values into the record, which
+//!   every ingest bench above includes.
 //! - `report/all_groups_after_10m`: [`Aggregator::report`] (every group, p50/p95/p99 of
 //!   latency, TTFT p50/p95, tokens p95, per-tool p95) after 10 million records.
 //!
@@ -102,71 +106,108 @@ struct PromLabels {
     priority: &'static str,
 }
 
-struct Sample {
-    record: RunRecord,
-    prom: PromLabels,
+/// One record per label combination (4 × 3 × 4 × 4 = 192), reused the way a collector hands
+/// a freshly built record to its sinks: the labels are the template's, the measured values
+/// (latency, TTFT, tokens, tool call) are drawn anew for every record.
+struct Templates {
+    records: Vec<RunRecord>,
+    prom: Vec<PromLabels>,
 }
 
-fn pool() -> &'static [Sample] {
-    static POOL_CELL: OnceLock<Vec<Sample>> = OnceLock::new();
-    POOL_CELL.get_or_init(|| {
-        let mut rng = Rng(42);
-        let start: jiff::Timestamp = "2026-03-21T12:00:00Z".parse().unwrap_or_default();
-        (0..POOL)
-            .map(|_| {
-                let agent = AGENTS[(rng.next() % 4) as usize];
-                let release = RELEASES[(rng.next() % 3) as usize];
-                let (provider, model) = MODELS[(rng.next() % 4) as usize];
-                let priority = PRIORITIES[(rng.next() % 4) as usize];
-                let mut r = RunRecord::new(agent, start);
-                r.release = Some(release.into());
-                // Log-normal latency around 1.5 s, Pareto-tailed tokens.
-                let z = (-2.0 * rng.unit().ln()).sqrt() * (6.283 * rng.unit()).cos();
-                r.duration = Duration::from_micros((14.2 + 0.8 * z).exp() as u64);
-                r.time_to_first_token = Some(Duration::from_micros(100_000 + rng.next() % 900_000));
-                let input = (800.0 / rng.unit().powf(1.0 / 1.5)).min(2e6) as u64;
-                r.metrics = Metrics {
-                    usage: Usage::new(input, 50 + rng.next() % 1_000),
-                    ..Metrics::default()
-                };
-                r.per_model.push(ModelBreakdown {
-                    model: ModelRef {
-                        role: ModelRole::Model,
-                        provider: provider.into(),
-                        id: model.into(),
-                    },
-                    calls: 1,
-                    metrics: Metrics::default(),
-                });
-                if rng.next() % 2 == 0 {
+fn templates() -> Templates {
+    let start: jiff::Timestamp = "2026-03-21T12:00:00Z".parse().unwrap_or_default();
+    let mut records = Vec::new();
+    let mut prom = Vec::new();
+    for agent in AGENTS {
+        for release in RELEASES {
+            for (provider, model) in MODELS {
+                for priority in PRIORITIES {
+                    let mut r = RunRecord::new(agent, start);
+                    r.release = Some(release.into());
+                    r.per_model.push(ModelBreakdown {
+                        model: ModelRef {
+                            role: ModelRole::Model,
+                            provider: provider.into(),
+                            id: model.into(),
+                        },
+                        calls: 1,
+                        metrics: Metrics::default(),
+                    });
                     r.tool_calls.push(ToolCallMetrics {
                         name: "search_docs".into(),
                         started_at: start,
-                        duration: Duration::from_millis(rng.next() % 500),
-                        status: if rng.next() % 20 == 0 {
-                            ToolStatus::Error
-                        } else {
-                            ToolStatus::Success
-                        },
+                        duration: Duration::ZERO,
+                        status: ToolStatus::Success,
                         error_class: None,
                     });
-                }
-                r.metadata = Some(MetadataRecord {
-                    value: Arc::new(BenchMeta { priority }),
-                    errors: None,
-                });
-                Sample {
-                    record: r,
-                    prom: PromLabels {
+                    r.metadata = Some(MetadataRecord {
+                        value: Arc::new(BenchMeta { priority }),
+                        errors: None,
+                    });
+                    records.push(r);
+                    prom.push(PromLabels {
                         agent,
                         release,
                         model,
                         priority,
-                    },
+                    });
+                }
+            }
+        }
+    }
+    Templates { records, prom }
+}
+
+/// The measured values of one run: log-normal latency around 1.5 s, uniform TTFT,
+/// Pareto-tailed input tokens, one tool call (1 in 20 failing).
+#[derive(Clone, Copy)]
+struct Draw {
+    template: usize,
+    latency_us: u64,
+    ttft_us: u64,
+    input: u64,
+    output: u64,
+    tool_ms: u64,
+}
+
+/// Pre-drawn values, so that both peers pay nothing for random numbers in the timed loop.
+fn draws() -> &'static [Draw] {
+    static DRAWS: OnceLock<Vec<Draw>> = OnceLock::new();
+    DRAWS.get_or_init(|| {
+        let mut rng = Rng(42);
+        (0..POOL)
+            .map(|_| {
+                let z =
+                    (-2.0 * rng.unit().ln()).sqrt() * (std::f64::consts::TAU * rng.unit()).cos();
+                Draw {
+                    template: (rng.next() % 192) as usize,
+                    latency_us: (14.2 + 0.8 * z).exp() as u64,
+                    ttft_us: 100_000 + rng.next() % 900_000,
+                    input: (800.0 / rng.unit().powf(1.0 / 1.5)).min(2e6) as u64,
+                    output: 50 + rng.next() % 1_000,
+                    tool_ms: rng.next() % 500,
                 }
             })
             .collect()
     })
+}
+
+/// Writes a draw's values into its template and returns the record.
+#[inline]
+fn fill<'a>(t: &'a mut Templates, d: &Draw) -> &'a RunRecord {
+    let r = &mut t.records[d.template];
+    r.duration = Duration::from_micros(d.latency_us);
+    r.time_to_first_token = Some(Duration::from_micros(d.ttft_us));
+    r.metrics.usage = Usage::new(d.input, d.output);
+    if let Some(call) = r.tool_calls.first_mut() {
+        call.duration = Duration::from_millis(d.tool_ms);
+        call.status = if d.tool_ms % 20 == 0 {
+            ToolStatus::Error
+        } else {
+            ToolStatus::Success
+        };
+    }
+    r
 }
 
 fn group_by() -> GroupBy {
@@ -184,9 +225,10 @@ fn three_distributions() -> AggregatorConfig {
 }
 
 fn aggregated(config: AggregatorConfig, n: usize) -> Aggregator {
+    let mut t = templates();
     let mut agg = Aggregator::with_config(config);
-    for s in pool().iter().cycle().take(n) {
-        agg.record(&s.record);
+    for d in draws().iter().cycle().take(n) {
+        agg.record(fill(&mut t, d));
     }
     agg
 }
@@ -196,39 +238,48 @@ fn after_10m() -> &'static Aggregator {
     AGG.get_or_init(|| aggregated(AggregatorConfig::new(group_by()), REPORT_RECORDS))
 }
 
-#[divan::bench_group(sample_count = 50)]
+#[divan::bench_group(sample_count = 100)]
 mod ingest {
     use super::*;
 
-    #[divan::bench]
-    fn runmeta_3_distributions(bencher: Bencher) {
-        let mut agg = aggregated(three_distributions(), POOL);
+    fn bench_aggregator(bencher: Bencher, config: AggregatorConfig) {
+        let mut agg = aggregated(config, POOL);
+        let mut t = templates();
         bencher.counter(ItemsCount::new(POOL)).bench_local(|| {
-            for s in pool() {
-                agg.record(divan::black_box(&s.record));
+            for d in draws() {
+                agg.record(divan::black_box(fill(&mut t, d)));
             }
         });
     }
 
     #[divan::bench]
+    fn runmeta_3_distributions(bencher: Bencher) {
+        bench_aggregator(bencher, three_distributions());
+    }
+
+    #[divan::bench]
+    fn runmeta_3_distributions_4_groups(bencher: Bencher) {
+        // Same records grouped by agent only: the counters of 4 groups stay in the caches.
+        let config = AggregatorConfig::new(GroupBy::new([Dimension::Agent]).unwrap_or_default())
+            .with_token_sketches(&[TokenType::Total]);
+        bench_aggregator(bencher, config);
+    }
+
+    #[divan::bench]
     fn runmeta_default(bencher: Bencher) {
-        let mut agg = aggregated(AggregatorConfig::new(group_by()), POOL);
-        bencher.counter(ItemsCount::new(POOL)).bench_local(|| {
-            for s in pool() {
-                agg.record(divan::black_box(&s.record));
-            }
-        });
+        bench_aggregator(bencher, AggregatorConfig::new(group_by()));
     }
 
     #[divan::bench]
     fn runmeta_sink_mutex(bencher: Bencher) {
         let sink = AggregatorSink::new(AggregatorConfig::new(group_by()));
-        for s in pool() {
-            sink.record(&s.record);
+        let mut t = templates();
+        for d in draws() {
+            sink.record(fill(&mut t, d));
         }
         bencher.counter(ItemsCount::new(POOL)).bench_local(|| {
-            for s in pool() {
-                sink.record(divan::black_box(&s.record));
+            for d in draws() {
+                sink.record(divan::black_box(fill(&mut t, d)));
             }
         });
     }
@@ -237,17 +288,22 @@ mod ingest {
     fn prometheus_client_1_histogram(bencher: Bencher) {
         let family: Family<PromLabels, Histogram, _> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)));
-        for s in pool() {
-            family
-                .get_or_create(&s.prom)
-                .observe(s.record.duration.as_secs_f64());
-        }
+        let mut t = templates();
         bencher.counter(ItemsCount::new(POOL)).bench_local(|| {
-            for s in pool() {
-                let s = divan::black_box(s);
-                family
-                    .get_or_create(&s.prom)
-                    .observe(s.record.duration.as_secs_f64());
+            for d in draws() {
+                // The same record preparation as the runmeta benches, then one observation.
+                let secs = divan::black_box(fill(&mut t, d)).duration.as_secs_f64();
+                family.get_or_create(&t.prom[d.template]).observe(secs);
+            }
+        });
+    }
+
+    #[divan::bench]
+    fn record_preparation_only(bencher: Bencher) {
+        let mut t = templates();
+        bencher.counter(ItemsCount::new(POOL)).bench_local(|| {
+            for d in draws() {
+                divan::black_box(fill(&mut t, d));
             }
         });
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use runmeta_core::aggregate::sketch::{MAX_TRACKABLE, WORST_CASE_COUNTERS};
+use runmeta_core::aggregate::sketch::{MAX_TRACKABLE, WORST_CASE_BYTES};
 use runmeta_core::aggregate::{
     AggregateSnapshot, Aggregator, GroupBy, GroupStats, Sketch, MAX_DISTINCT,
 };
@@ -106,7 +106,7 @@ proptest! {
         prop_assert_eq!(p50, sketch.quantile(0.5).unwrap());
         prop_assert_eq!(p95, sketch.quantile(0.95).unwrap());
         prop_assert_eq!(p99, sketch.quantile(0.99).unwrap());
-        prop_assert!(sketch.memory_bytes() <= WORST_CASE_COUNTERS * 8);
+        prop_assert!(sketch.memory_bytes() <= WORST_CASE_BYTES);
     }
 
     #[test]
@@ -269,7 +269,7 @@ fn memory_per_group_is_bounded() {
     assert_eq!(stats.tools.len(), MAX_DISTINCT);
     assert_eq!(stats.error_classes.entries.len(), MAX_DISTINCT);
     assert_eq!(stats.tool_calls, 200);
-    let sketch_bytes = WORST_CASE_COUNTERS * 8;
+    let sketch_bytes = WORST_CASE_BYTES;
     // Struct + 8 run sketches + one sketch and a 32-name table per tool + names.
     let bound = std::mem::size_of::<GroupStats>()
         + (8 + MAX_DISTINCT) * sketch_bytes

@@ -207,8 +207,7 @@ impl Aggregator {
 
     /// Counts one run whose SLA outcome is already known.
     pub fn record_with_sla(&mut self, run: &RunRecord, sla: &SlaOutcome) {
-        let config = Arc::clone(&self.config);
-        let by = &config.group_by;
+        let by = &self.config.group_by;
         if !by.has_tool() {
             let key = KeyRef::of_record(by, run, None);
             self.stats_mut(&key).ingest(run, ToolScope::All, sla);
@@ -221,7 +220,7 @@ impl Aggregator {
                 if run.tool_calls[..i].iter().any(|c| c.name == name) {
                     continue;
                 }
-                let key = KeyRef::of_record(by, run, Some(name));
+                let key = KeyRef::of_record(&self.config.group_by, run, Some(name));
                 self.stats_mut(&key).ingest(run, ToolScope::Only(name), sla);
             }
         }

@@ -378,8 +378,9 @@ impl GroupStats {
     }
 
     /// Bytes held by these stats: the struct, its sketches' counters and its name tables.
-    /// At most `size_of::<GroupStats>() + (2 + 6 + MAX_DISTINCT) * 35 KiB` plus the names'
-    /// bytes; typically 10–60 KiB (sketches grow only to the largest value recorded).
+    /// At most `size_of::<GroupStats>() + (2 + 6 + MAX_DISTINCT) * WORST_CASE_BYTES` (17.5 KiB
+    /// per sketch) plus the name tables; typically 10–40 KiB (sketches grow only to the
+    /// largest value recorded).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         let sketches = self.latency_us.memory_bytes()
