@@ -1,11 +1,12 @@
 //! Items used by macro-generated code. Not public API: no stability guarantee.
 
+pub use crate::__impl_enum_field;
 pub use crate::schema::input::Builder;
 pub use crate::schema::RegistryEntry;
 pub use crate::schema::{
-    check_range, deserialize_enum, parse_enum, Deadline, FieldDescriptor, FieldError, FieldType,
-    FieldValue, LabelField, MetadataEnum, MetadataErrors, MetadataField, Problem, RawValue,
-    RunMetadata, SchemaDescriptor, UnknownVariant, REDACTED,
+    check_range, deserialize_enum, enum_from_raw, parse_enum, Deadline, FieldDescriptor,
+    FieldError, FieldType, FieldValue, LabelField, MetadataEnum, MetadataErrors, MetadataField,
+    Problem, RawValue, RunMetadata, SchemaDescriptor, UnknownVariant, REDACTED,
 };
 pub use serde;
 pub use std;

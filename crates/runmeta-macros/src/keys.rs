@@ -88,7 +88,14 @@ pub(crate) fn expand(registry: &Registry) -> TokenStream {
         }
     }
     let (attrs, vis, module) = (&registry.attrs, &registry.vis, &registry.name);
-    let items = registry.keys.iter().map(|key| {
+    // A key declared twice is reported above; only its first declaration is emitted.
+    let mut emitted = std::collections::HashSet::new();
+    let unique: Vec<&Key> = registry
+        .keys
+        .iter()
+        .filter(|k| emitted.insert(k.name.unraw().to_string()))
+        .collect();
+    let items = unique.iter().map(|key| {
         let name = key.name.unraw().to_string();
         let ident = key_ident(&name, key.name.span());
         let ty = &key.ty;
@@ -110,7 +117,7 @@ pub(crate) fn expand(registry: &Registry) -> TokenStream {
             #assert
         }
     });
-    let entries = registry.keys.iter().map(|key| {
+    let entries = unique.iter().map(|key| {
         let name = key.name.unraw().to_string();
         let ty = &key.ty;
         let doc = crate::run_metadata::doc_of(&key.attrs);

@@ -10,6 +10,7 @@ use crate::errors::Errors;
 
 struct Variant<'a> {
     ident: &'a syn::Ident,
+    unit: bool,
     wire: String,
     wire_span: proc_macro2::Span,
 }
@@ -116,6 +117,7 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         }
         variants.push(Variant {
             ident: &v.ident,
+            unit: matches!(v.fields, Fields::Unit),
             wire,
             wire_span,
         });
@@ -133,6 +135,18 @@ fn expand(input: &DeriveInput, variants: &[Variant<'_>]) -> TokenStream {
     let ident = &input.ident;
     let name = ident.to_string();
     let idents: Vec<_> = variants.iter().map(|v| v.ident).collect();
+    // A variant with fields is an error reported by `derive`; it is left out of the values
+    // so that the impl still compiles and the user sees that one error.
+    let unit_idents: Vec<_> = variants
+        .iter()
+        .filter(|v| v.unit)
+        .map(|v| v.ident)
+        .collect();
+    let unit_wires: Vec<_> = variants
+        .iter()
+        .filter(|v| v.unit)
+        .map(|v| LitStr::new(&v.wire, v.wire_span))
+        .collect();
     let wires: Vec<_> = variants
         .iter()
         .map(|v| LitStr::new(&v.wire, v.wire_span))
@@ -141,22 +155,24 @@ fn expand(input: &DeriveInput, variants: &[Variant<'_>]) -> TokenStream {
         #[automatically_derived]
         impl ::runmeta::__private::MetadataEnum for #ident {
             const NAME: &'static str = #name;
-            const VALUES: &'static [&'static str] = &[#(#wires),*];
-            const ALL: &'static [Self] = &[#(#ident::#idents),*];
+            const VALUES: &'static [&'static str] = &[#(#unit_wires),*];
+            const ALL: &'static [Self] = &[#(#ident::#unit_idents),*];
 
             fn as_str(&self) -> &'static str {
                 match self {
-                    #(#ident::#idents => #wires,)*
+                    #(#ident::#idents { .. } => #wires,)*
                 }
             }
 
             fn from_wire(name: &str) -> ::core::option::Option<Self> {
                 match name {
-                    #(#wires => ::core::option::Option::Some(#ident::#idents),)*
+                    #(#unit_wires => ::core::option::Option::Some(#ident::#unit_idents),)*
                     _ => ::core::option::Option::None,
                 }
             }
         }
+
+        ::runmeta::__private::__impl_enum_field!(#ident; ::runmeta::__private);
 
         #[automatically_derived]
         impl ::core::fmt::Display for #ident {

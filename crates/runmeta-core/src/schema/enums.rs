@@ -80,6 +80,8 @@ macro_rules! builtin_enum {
             }
         }
 
+        crate::__impl_enum_field!($name; crate::schema);
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())

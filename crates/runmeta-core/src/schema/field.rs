@@ -299,34 +299,50 @@ impl MetadataField for Deadline {
     }
 }
 
-impl<E: MetadataEnum> MetadataField for E {
-    const TYPE: FieldType = FieldType::Enum {
-        name: E::NAME,
-        values: E::VALUES,
-    };
-    fn from_raw(raw: RawValue<'_>, redact: bool) -> Result<Self, Problem> {
-        match raw {
-            RawValue::Str(s) | RawValue::Text(s) => {
-                E::from_wire(&s).ok_or_else(|| Problem::NotAllowed {
-                    found: shown(redact, &s),
-                    allowed: E::VALUES,
-                })
-            }
-            other => Err(Problem::WrongType {
-                expected: Cow::Owned(format!("one of the {} strings", E::NAME)),
-                found: other.kind(),
-            }),
+/// Reads an enum value; the `from_raw` of every `MetadataEnum`'s `MetadataField` impl.
+///
+/// # Errors
+/// `NotAllowed` for an unknown name, `WrongType` for a non-string.
+pub fn enum_from_raw<E: MetadataEnum>(raw: RawValue<'_>, redact: bool) -> Result<E, Problem> {
+    match raw {
+        RawValue::Str(s) | RawValue::Text(s) => {
+            E::from_wire(&s).ok_or_else(|| Problem::NotAllowed {
+                found: shown(redact, &s),
+                allowed: E::VALUES,
+            })
         }
-    }
-    fn value(&self) -> FieldValue<'_> {
-        FieldValue::Enum(self.as_str())
+        other => Err(Problem::WrongType {
+            expected: Cow::Owned(format!("one of the {} strings", E::NAME)),
+            found: other.kind(),
+        }),
     }
 }
 
-impl<E: MetadataEnum> LabelField for E {
-    fn label_value(&self) -> &'static str {
-        self.as_str()
-    }
+/// Implements `MetadataField` and `LabelField` for a `MetadataEnum` (used by the derive and
+/// the built-in enums; direct impls keep compiler errors about other types short).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_enum_field {
+    ($ty:ty; $($krate:tt)+) => {
+        impl $($krate)+::MetadataField for $ty {
+            const TYPE: $($krate)+::FieldType = $($krate)+::FieldType::Enum {
+                name: <$ty as $($krate)+::MetadataEnum>::NAME,
+                values: <$ty as $($krate)+::MetadataEnum>::VALUES,
+            };
+            fn from_raw(raw: $($krate)+::RawValue<'_>, redact: bool) -> ::core::result::Result<Self, $($krate)+::Problem> {
+                $($krate)+::enum_from_raw(raw, redact)
+            }
+            fn value(&self) -> $($krate)+::FieldValue<'_> {
+                $($krate)+::FieldValue::Enum(<$ty as $($krate)+::MetadataEnum>::as_str(self))
+            }
+        }
+
+        impl $($krate)+::LabelField for $ty {
+            fn label_value(&self) -> &'static str {
+                <$ty as $($krate)+::MetadataEnum>::as_str(self)
+            }
+        }
+    };
 }
 
 impl<T: MetadataField> MetadataField for Option<T> {

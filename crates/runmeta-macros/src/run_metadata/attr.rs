@@ -30,7 +30,8 @@ pub(crate) struct FieldOpts {
 pub(crate) struct RangeOpt {
     pub min: i128,
     pub max: i128,
-    pub span: Span,
+    /// The range as written, to span errors over all of it.
+    pub tokens: proc_macro2::TokenStream,
 }
 
 const STRUCT_OPTIONS: &str = "`keys`, `name`, `version`";
@@ -179,7 +180,7 @@ fn parse_range(expr: &Expr, errors: &mut Errors) -> Option<RangeOpt> {
     Some(RangeOpt {
         min,
         max,
-        span: expr.span(),
+        tokens: quote::ToTokens::to_token_stream(expr),
     })
 }
 

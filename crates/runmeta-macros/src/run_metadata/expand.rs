@@ -83,6 +83,11 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
             .map(|f| registry_assert(keys, f));
         quote!(#(#asserts)*)
     });
+    // Spanned at each field's type, so an unsupported type is reported once, there.
+    let takes = input.fields.iter().zip(&slots).map(|(f, slot)| {
+        let (ty, key) = (f.ty, &f.key);
+        quote_spanned!(f.ty_span()=> let #slot = ::runmeta::__private::take::<#ty>(self.#slot, #key, errors);)
+    });
     let builder = format_ident!("__{}Builder", ident);
     let vis = input.vis;
 
@@ -108,7 +113,7 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                 }
 
                 fn finish(self, errors: &mut ::std::vec::Vec<::runmeta::__private::FieldError>) -> ::core::option::Option<#ident> {
-                    #(let #slots = ::runmeta::__private::take(self.#slots, #keys, errors);)*
+                    #(#takes)*
                     ::core::option::Option::Some(#ident { #(#field_idents: #slots?,)* })
                 }
             }

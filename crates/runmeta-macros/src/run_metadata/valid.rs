@@ -112,8 +112,8 @@ fn check_range(field: &Field<'_>, errors: &mut Errors) {
     };
     let name = type_name(field.inner_ty);
     let Some(&(ty, lo, hi)) = INTEGERS.iter().find(|(i, ..)| Some(*i) == name.as_deref()) else {
-        errors.error_span(
-            range.span,
+        errors.error_at(
+            &range.tokens,
             format!(
                 "`range` applies to integer fields (i8..i64, u8..u64), not `{}`",
                 quote::ToTokens::to_token_stream(field.ty)
@@ -122,8 +122,8 @@ fn check_range(field: &Field<'_>, errors: &mut Errors) {
         return;
     };
     if range.min < lo || range.max > hi {
-        errors.error_span(
-            range.span,
+        errors.error_at(
+            &range.tokens,
             format!(
                 "`range` {}..={} is outside the bounds of `{ty}` ({lo}..={hi})",
                 range.min, range.max
