@@ -39,7 +39,8 @@ impl Default for ExporterConfig {
     }
 }
 
-/// The token types of `agent_token_usage_total`, with the [`Usage`] field each one counts.
+/// The `token_type` values of `agent_token_usage_total`; each counts the [`Usage`] field of
+/// the same name with `_tokens` appended (`input` → `input_tokens`, ...).
 pub const TOKEN_TYPES: [&str; 7] = [
     "input",
     "output",
