@@ -486,3 +486,44 @@ async fn team_totals_count_every_token_once() {
     );
     assert_eq!(session.run_count, 5);
 }
+
+// ----- async-trait -----
+
+#[async_trait::async_trait]
+trait Responder {
+    async fn respond(&self, q: &str) -> Result<String, PlainError>;
+}
+
+struct Bot;
+
+// `#[track_run]` on the method inside the `#[async_trait]` impl: async-trait expands first,
+// and the macro tracks the `Box::pin(async move { .. })` future it produces.
+#[async_trait::async_trait]
+impl Responder for Bot {
+    #[track_run(agent = "async_trait_bot")]
+    async fn respond(&self, q: &str) -> Result<String, PlainError> {
+        tokio::task::yield_now().await;
+        runmeta::record_usage(Usage::new(9, 1));
+        if q.is_empty() {
+            return Err(PlainError);
+        }
+        Ok(q.to_uppercase())
+    }
+}
+
+#[tokio::test]
+async fn async_trait_methods() {
+    sink();
+    let bot: Box<dyn Responder + Send + Sync> = Box::new(Bot);
+    assert_eq!(bot.respond("hi").await.unwrap(), "HI");
+    assert!(bot.respond("").await.is_err());
+    let runs = runs("async_trait_bot");
+    assert_eq!(
+        runs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [RunStatus::Success, RunStatus::Error]
+    );
+    assert!(
+        runs.iter().all(|r| r.metrics.usage == Usage::new(9, 1)),
+        "the future itself is tracked"
+    );
+}

@@ -14,15 +14,16 @@ pub use std;
 /// Takes a parsed field out of its slot; a missing required field is recorded (unless its
 /// key already has an error: it was present, with a bad value).
 #[inline]
-pub fn take<T: MetadataField>(
+pub fn take<T>(
     slot: Option<T>,
+    absent: fn() -> Option<T>,
     key: &'static str,
     errors: &mut std::vec::Vec<FieldError>,
 ) -> Option<T> {
     match slot {
         Some(v) => Some(v),
         None => {
-            let absent = T::absent();
+            let absent = absent();
             if absent.is_none() && !errors.iter().any(|e| e.key == key) {
                 errors.push(FieldError {
                     key: key.into(),

@@ -86,7 +86,7 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     // Spanned at each field's type, so an unsupported type is reported once, there.
     let takes = input.fields.iter().zip(&slots).map(|(f, slot)| {
         let (ty, key) = (f.ty, &f.key);
-        quote_spanned!(f.ty_span()=> let #slot = ::runmeta::__private::take::<#ty>(self.#slot, #key, errors);)
+        quote_spanned!(f.ty_span()=> let #slot = ::runmeta::__private::take(self.#slot, <#ty as ::runmeta::__private::MetadataField>::absent, #key, errors);)
     });
     let builder = format_ident!("__{}Builder", ident);
     let vis = input.vis;

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = runmeta::deadline!("15/01/2024 14:00");
+}

@@ -1,0 +1,8 @@
+use runmeta::prelude::*;
+
+#[derive(RunMetadata)]
+enum SupportRun {
+    Billing,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use runmeta::prelude::*;
+
+#[derive(RunMetadata)]
+struct SupportRun(String, Priority);
+
+fn main() {}

@@ -1,0 +1,8 @@
+use runmeta::prelude::*;
+
+#[derive(RunMetadata)]
+union SupportRun {
+    level: u8,
+}
+
+fn main() {}

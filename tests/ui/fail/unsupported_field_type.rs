@@ -1,0 +1,8 @@
+use runmeta::prelude::*;
+
+#[derive(RunMetadata)]
+struct SupportRun {
+    tags: Vec<String>,
+}
+
+fn main() {}
