@@ -1,0 +1,354 @@
+//! Run tracking overhead: `#[track_run]` on a trivial fn against its peers, in one process.
+//!
+//! Run: `cargo bench --bench track_run`
+//!
+//! The process installs, once at startup, a runmeta collector with a small [`InMemorySink`]
+//! (capacity 64: every record pushed evicts one) and `tracing_subscriber::registry()` as the
+//! global `tracing` subscriber, so every contender runs with its machinery live.
+//!
+//! - `sync_call/*`: one call of `x + 1` (through `black_box`): `bare`, `instant_pair` (the
+//!   floor: the bare call between two `Instant::now()`), `tracing_instrument`
+//!   (`#[tracing::instrument]`, metadata and `x` as span fields), `track_run_metadata`
+//!   (`#[track_run(metadata = meta)]` with a 4-label schema), `track_run_no_metadata`.
+//! - `threads/*`: the same fns from 1 and 2 threads at once (divan reports time per call per
+//!   thread).
+//! - `async_call/*`: a ready future on a current-thread tokio runtime, `block_on` per
+//!   iteration: bare, `#[track_run]`, `#[tracing::instrument]`.
+//! - `steps/*`: the sub-steps a tracked call performs, each alone, to show where the time goes.
+#![allow(missing_docs)]
+
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use divan::{black_box, Bencher};
+use runmeta::prelude::*;
+use runmeta::run::{RunId, RunRecord, Sink};
+
+const SINK_CAPACITY: usize = 64;
+
+static SINK: OnceLock<Arc<InMemorySink>> = OnceLock::new();
+
+fn main() {
+    let sink = Arc::new(InMemorySink::new(SINK_CAPACITY));
+    SINK.set(Arc::clone(&sink)).expect("set once");
+    Collector::builder()
+        .sink(sink)
+        .build()
+        .install()
+        .expect("one collector per bench process");
+    tracing::subscriber::set_global_default(tracing_subscriber::registry())
+        .expect("one tracing subscriber per bench process");
+
+    // The tracked fn records its runs with the metadata's labels.
+    let meta = meta();
+    assert_eq!(tracked(&meta, 1), 2);
+    let last = SINK
+        .get()
+        .unwrap()
+        .records()
+        .pop()
+        .expect("a run was recorded");
+    assert_eq!(last.label("priority"), Some("high"));
+    assert_eq!(last.label("channel"), Some("chat"));
+    println!(
+        "size_of::<RunRecord>() = {} bytes",
+        std::mem::size_of::<RunRecord>()
+    );
+    divan::main();
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, MetadataEnum)]
+pub enum Channel {
+    Chat,
+    Email,
+    Voice,
+}
+
+/// A 4-label schema, with one redacted string and one ranged integer.
+#[derive(Clone, RunMetadata)]
+pub struct SupportMeta {
+    #[run_metadata(label)]
+    pub priority: Priority,
+    #[run_metadata(label)]
+    pub customer_tier: CustomerTier,
+    #[run_metadata(label)]
+    pub channel: Channel,
+    #[run_metadata(label)]
+    pub business_impact: BusinessImpact,
+    #[run_metadata(redact)]
+    pub customer_id: String,
+    #[run_metadata(range = 1..=3)]
+    pub escalation_level: u8,
+}
+
+fn meta() -> SupportMeta {
+    SupportMeta {
+        priority: Priority::High,
+        customer_tier: CustomerTier::Enterprise,
+        channel: Channel::Chat,
+        business_impact: BusinessImpact::Critical,
+        customer_id: "cust_abc123".into(),
+        escalation_level: 2,
+    }
+}
+
+#[inline(never)]
+fn bare(meta: &SupportMeta, x: u64) -> u64 {
+    black_box(meta);
+    black_box(x) + 1
+}
+
+#[inline(never)]
+fn instant_pair(meta: &SupportMeta, x: u64) -> u64 {
+    let start = Instant::now();
+    let r = bare(meta, x);
+    black_box(start.elapsed());
+    r
+}
+
+#[inline(never)]
+#[tracing::instrument]
+fn instrumented(meta: &SupportMeta, x: u64) -> u64 {
+    black_box(meta);
+    black_box(x) + 1
+}
+
+#[inline(never)]
+#[track_run(agent = "bench", metadata = meta)]
+fn tracked(meta: &SupportMeta, x: u64) -> u64 {
+    black_box(meta);
+    black_box(x) + 1
+}
+
+#[inline(never)]
+#[track_run(agent = "bench_plain")]
+fn tracked_no_metadata(meta: &SupportMeta, x: u64) -> u64 {
+    black_box(meta);
+    black_box(x) + 1
+}
+
+#[divan::bench_group(sample_count = 1000, sample_size = 200)]
+mod sync_call {
+    use super::{black_box, meta, Bencher};
+
+    #[divan::bench]
+    fn bare(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| super::bare(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn instant_pair(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| super::instant_pair(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn tracing_instrument(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| super::instrumented(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn track_run_metadata(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| super::tracked(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn track_run_no_metadata(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| super::tracked_no_metadata(&meta, black_box(1)));
+    }
+}
+
+#[divan::bench_group(sample_count = 1000, sample_size = 200, threads = [1, 2])]
+mod threads {
+    use super::{black_box, meta, Bencher};
+
+    #[divan::bench]
+    fn bare(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench(|| super::bare(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn instant_pair(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench(|| super::instant_pair(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn tracing_instrument(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench(|| super::instrumented(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn track_run_metadata(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench(|| super::tracked(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn track_run_no_metadata(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench(|| super::tracked_no_metadata(&meta, black_box(1)));
+    }
+}
+
+#[inline(never)]
+async fn bare_async(meta: &SupportMeta, x: u64) -> u64 {
+    black_box(meta);
+    black_box(x) + 1
+}
+
+#[inline(never)]
+#[tracing::instrument]
+async fn instrumented_async(meta: &SupportMeta, x: u64) -> u64 {
+    black_box(meta);
+    black_box(x) + 1
+}
+
+#[inline(never)]
+#[track_run(agent = "bench_async", metadata = meta)]
+async fn tracked_async(meta: &SupportMeta, x: u64) -> u64 {
+    black_box(meta);
+    black_box(x) + 1
+}
+
+#[divan::bench_group(sample_count = 1000, sample_size = 200)]
+mod async_call {
+    use super::{black_box, meta, Bencher};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+    }
+
+    #[divan::bench]
+    fn bare_future(b: Bencher<'_, '_>) {
+        let (rt, meta) = (runtime(), meta());
+        b.bench_local(|| rt.block_on(super::bare_async(&meta, black_box(1))));
+    }
+
+    #[divan::bench]
+    fn tracing_instrument_future(b: Bencher<'_, '_>) {
+        let (rt, meta) = (runtime(), meta());
+        b.bench_local(|| rt.block_on(super::instrumented_async(&meta, black_box(1))));
+    }
+
+    #[divan::bench]
+    fn track_run_future(b: Bencher<'_, '_>) {
+        let (rt, meta) = (runtime(), meta());
+        b.bench_local(|| rt.block_on(super::tracked_async(&meta, black_box(1))));
+    }
+}
+
+/// The steps of one tracked call with metadata, each measured alone.
+#[divan::bench_group(sample_count = 1000, sample_size = 200)]
+mod steps {
+    use super::{black_box, meta, Arc, Bencher, Cow, Instant, RunId, RunRecord, Sink};
+    use runmeta::__private::MetadataArg;
+    use runmeta::prelude::{Collector, InMemorySink, RunMetadata};
+
+    fn record() -> RunRecord {
+        let mut record = RunRecord::new(Cow::Borrowed("bench"), jiff::Timestamp::now());
+        record.metadata = Some(meta().metadata_record());
+        record
+    }
+
+    /// Whether a collector is installed (the macro's first check).
+    #[divan::bench]
+    fn enabled() -> bool {
+        runmeta::__private::enabled()
+    }
+
+    /// `RunId::new()`: `SystemTime::now()` and a UUIDv7 with random bits.
+    #[divan::bench]
+    fn run_id_new() -> RunId {
+        RunId::new()
+    }
+
+    /// `jiff::Timestamp::now()` (the record's `started_at`).
+    #[divan::bench]
+    fn timestamp_now() -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+
+    #[divan::bench]
+    fn instant_now() -> Instant {
+        Instant::now()
+    }
+
+    /// `Instant::elapsed()`: the run's duration at its end.
+    #[divan::bench]
+    fn instant_elapsed(b: Bencher<'_, '_>) {
+        let start = Instant::now();
+        b.bench_local(|| black_box(start).elapsed());
+    }
+
+    /// `validate()` of the 4-label schema.
+    #[divan::bench]
+    fn metadata_validate(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| black_box(&meta).validate().is_ok());
+    }
+
+    /// `Arc::new(meta.clone())`, dropped: the type-erased copy the record holds.
+    #[divan::bench]
+    fn metadata_clone_into_arc(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| Arc::new(black_box(&meta).clone()));
+    }
+
+    /// `metadata_record()`, dropped: validate + clone into `Arc`, what `metadata = meta` does.
+    #[divan::bench]
+    fn metadata_record(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| black_box(&meta).metadata_record());
+    }
+
+    /// `RunRecord::new` (with its `RunId::new`) and `Timestamp::now()`, dropped.
+    #[divan::bench]
+    fn run_record_new() -> RunRecord {
+        RunRecord::new(Cow::Borrowed("bench"), jiff::Timestamp::now())
+    }
+
+    /// `RunRecord::clone` of a record with metadata, dropped: what `InMemorySink` copies.
+    #[divan::bench]
+    fn run_record_clone(b: Bencher<'_, '_>) {
+        let record = record();
+        b.bench_local(|| black_box(&record).clone());
+    }
+
+    /// `InMemorySink::record` on a full sink (clone, lock, push, evict and drop the oldest).
+    #[divan::bench]
+    fn in_memory_sink_record(b: Bencher<'_, '_>) {
+        let sink = InMemorySink::new(super::SINK_CAPACITY);
+        let record = record();
+        b.bench_local(|| sink.record(black_box(&record)));
+    }
+
+    /// `Collector::deliver` to an `InMemorySink` (the run counter, `catch_unwind`, the sink).
+    #[divan::bench]
+    fn collector_deliver(b: Bencher<'_, '_>) {
+        let collector = Collector::builder()
+            .sink(Arc::new(InMemorySink::new(super::SINK_CAPACITY)))
+            .build();
+        let record = record();
+        b.bench_local(|| collector.deliver(black_box(&record)));
+    }
+
+    /// Moving a `RunRecord` by value (memcpy of the struct), as start → stack → finish do.
+    #[divan::bench]
+    fn run_record_move(b: Bencher<'_, '_>) {
+        let mut slot = Some(record());
+        b.bench_local(|| {
+            let r = black_box(slot.take());
+            slot = black_box(r);
+        });
+    }
+}
