@@ -232,9 +232,15 @@ pub fn parse_rfc3339(input: &str) -> Result<Timestamp, DeadlineError> {
     .map_err(|_| DeadlineError::OutOfSupportedRange)?;
     let offset =
         Offset::from_seconds(offset_seconds).map_err(|_| DeadlineError::OutOfSupportedRange)?;
-    offset
+    let instant = offset
         .to_timestamp(date.to_datetime(time))
-        .map_err(|_| DeadlineError::OutOfSupportedRange)
+        .map_err(|_| DeadlineError::OutOfSupportedRange)?;
+    // Before 0000-01-01T00:00:00Z (`0000-01-01T00:00:00+02:00`) the UTC year is negative and
+    // has no RFC 3339 form: refuse it, so every accepted deadline displays as one that parses.
+    if instant.as_second() < -62_167_219_200 {
+        return Err(DeadlineError::OutOfSupportedRange);
+    }
+    Ok(instant)
 }
 
 #[cfg(test)]
