@@ -1,7 +1,7 @@
 //! Behaviour of `#[derive(RunMetadata)]`, `#[derive(MetadataEnum)]`, `metadata_keys!` and
 //! `deadline!` through the public API.
 #![warn(clippy::pedantic)]
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::items_after_statements)]
 
 use runmeta::prelude::*;
 use runmeta::schema::{FieldType, Problem, UnknownKeys};

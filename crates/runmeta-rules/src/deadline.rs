@@ -243,6 +243,10 @@ pub fn parse_rfc3339(input: &str) -> Result<Timestamp, DeadlineError> {
     Ok(instant)
 }
 
+/// A regular expression for the syntax [`parse_rfc3339`] accepts (the calendar is not
+/// expressible as a pattern); used in exported JSON Schemas.
+pub const RFC3339_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,7 +409,3 @@ mod tests {
         assert!(message.contains("no UTC offset"), "{message}");
     }
 }
-
-/// A regular expression for the syntax [`parse_rfc3339`] accepts (the calendar is not
-/// expressible as a pattern); used in exported JSON Schemas.
-pub const RFC3339_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$";
