@@ -108,3 +108,8 @@ pub mod prelude {
     };
     pub use runmeta_macros::{track_run, MetadataEnum, RunMetadata};
 }
+
+/// The README's code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
