@@ -38,6 +38,13 @@ fn main() {
         .replace("\"escalation_level\": 2", "\"escalation_level\": 7")
         .replace("2024-01-15T14", "2024-02-30T14");
     assert_eq!(SupportRun::from_json_str(&bad).unwrap_err().errors.len(), 2);
+    // A key with an escape (read into an owned string) is still recognized.
+    let escaped = REFERENCE.replace("\"ticket_id\"", "\"ticket\\u005fid\"");
+    assert_ne!(escaped, REFERENCE);
+    assert_eq!(
+        SupportRun::from_json_str(&escaped).unwrap().ticket_id,
+        "SUP-2024-001234"
+    );
     let bad_value: serde_json::Value = serde_json::from_str(&bad).unwrap();
     assert!(!validator().is_valid(&bad_value));
     divan::main();
