@@ -41,7 +41,15 @@ pub fn run_sync<R>(
     match result {
         Ok(value) => {
             if let Some(run) = slot {
-                run.finish(classify(&value));
+                // `classify` calls user code (`ErrorClass::error_class`): its panic is the
+                // run's, recorded before it is resumed.
+                match catch_unwind(AssertUnwindSafe(|| classify(&value))) {
+                    Ok(outcome) => run.finish(outcome),
+                    Err(panic) => {
+                        run.finish(panicked());
+                        resume_unwind(panic)
+                    }
+                }
             }
             value
         }
@@ -142,7 +150,15 @@ where
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(value)) => {
                 if let (Some(run), Some(classify)) = (slot.take(), this.classify.take()) {
-                    run.finish(classify(&value));
+                    // As in `run_sync`: a panic in `classify` is the run's.
+                    match catch_unwind(AssertUnwindSafe(|| classify(&value))) {
+                        Ok(outcome) => run.finish(outcome),
+                        Err(panic) => {
+                            run.finish(panicked());
+                            *this.state = State::Done;
+                            resume_unwind(panic)
+                        }
+                    }
                 }
                 *this.state = State::Done;
                 Poll::Ready(value)
