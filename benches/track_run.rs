@@ -9,7 +9,9 @@
 //! - `sync_call/*`: one call of `x + 1` (through `black_box`): `bare`, `instant_pair` (the
 //!   floor: the bare call between two `Instant::now()`), `tracing_instrument`
 //!   (`#[tracing::instrument]`, metadata and `x` as span fields), `track_run_metadata`
-//!   (`#[track_run(metadata = meta)]` with a 4-label schema), `track_run_no_metadata`.
+//!   (`#[track_run(metadata = meta)]` with a 4-label schema), `track_run_no_metadata`,
+//!   `autometrics` (`#[autometrics]`, 3.0 with its `prometheus-client` backend: a call counter
+//!   and a duration histogram per function, labelled by function, module and result).
 //! - `threads/*`: the same fns from 1 and 2 threads at once (divan reports time per call per
 //!   thread).
 //! - `async_call/*`: a ready future on a current-thread tokio runtime, `block_on` per
@@ -39,6 +41,7 @@ fn main() {
         .expect("one collector per bench process");
     tracing::subscriber::set_global_default(tracing_subscriber::registry())
         .expect("one tracing subscriber per bench process");
+    let autometrics = autometrics::settings::AutometricsSettings::builder().init();
 
     // The tracked fn records its runs with the metadata's labels.
     let meta = meta();
@@ -51,6 +54,18 @@ fn main() {
         .expect("a run was recorded");
     assert_eq!(last.label("priority"), Some("high"));
     assert_eq!(last.label("channel"), Some("chat"));
+    // `#[autometrics]` records into its prometheus-client registry.
+    assert_eq!(with_autometrics(&meta, 1), 2);
+    let mut text = String::new();
+    prometheus_client_022::encoding::text::encode(
+        &mut text,
+        autometrics.prometheus_client_registry(),
+    )
+    .expect("encode");
+    assert!(
+        text.contains("function_calls_total{function=\"with_autometrics\""),
+        "{text}"
+    );
     println!(
         "size_of::<RunRecord>() = {} bytes",
         std::mem::size_of::<RunRecord>()
@@ -128,6 +143,13 @@ fn tracked_no_metadata(meta: &SupportMeta, x: u64) -> u64 {
     black_box(x) + 1
 }
 
+#[inline(never)]
+#[autometrics::autometrics]
+fn with_autometrics(meta: &SupportMeta, x: u64) -> u64 {
+    black_box(meta);
+    black_box(x) + 1
+}
+
 #[divan::bench_group(sample_count = 1000, sample_size = 200)]
 mod sync_call {
     use super::{black_box, meta, Bencher};
@@ -160,6 +182,12 @@ mod sync_call {
     fn track_run_no_metadata(b: Bencher<'_, '_>) {
         let meta = meta();
         b.bench_local(|| super::tracked_no_metadata(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn autometrics(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| super::with_autometrics(&meta, black_box(1)));
     }
 }
 
@@ -195,6 +223,12 @@ mod threads {
     fn track_run_no_metadata(b: Bencher<'_, '_>) {
         let meta = meta();
         b.bench(|| super::tracked_no_metadata(&meta, black_box(1)));
+    }
+
+    #[divan::bench]
+    fn autometrics(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench(|| super::with_autometrics(&meta, black_box(1)));
     }
 }
 
