@@ -1,0 +1,313 @@
+//! A run record turned into column values, ready to bind.
+//!
+//! [`StoreSink`](crate::StoreSink) encodes on the caller's thread (CPU only, no I/O: about the
+//! cost of cloning the record) so that the writer thread spends its time in SQLite.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use runmeta_core::metrics::{ModelRole, ToolStatus, Usage};
+use runmeta_core::run::{RunId, RunRecord};
+
+use crate::codec::{self, int, nanos, ts_nanos};
+use crate::error::StoreError;
+
+/// One model call's columns.
+pub(crate) struct EncodedMessage {
+    pub role: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub started_at: Option<i64>,
+    pub duration: Option<i64>,
+    pub ttft: Option<i64>,
+    pub usage: [i64; 9],
+    pub cost: Option<i64>,
+    pub extra: Option<String>,
+}
+
+/// One tool call's columns.
+pub(crate) struct EncodedToolCall {
+    pub name: String,
+    pub started_at: i64,
+    pub duration: i64,
+    pub status: &'static str,
+    pub error_class: Option<String>,
+}
+
+/// One run's columns, its label combination and its children rows.
+pub(crate) struct EncodedRun {
+    pub run_id: RunId,
+    pub parent: Option<RunId>,
+    pub session: Option<Arc<str>>,
+    pub agent: Cow<'static, str>,
+    pub team: Option<Cow<'static, str>>,
+    pub release: Option<Arc<str>>,
+    pub model: Option<String>,
+    pub request_model: Option<Cow<'static, str>>,
+    pub started_at: i64,
+    pub duration: i64,
+    pub model_time: i64,
+    pub ttft: Option<i64>,
+    pub status: &'static str,
+    pub stop_reason: Cow<'static, str>,
+    pub error_class: Option<Cow<'static, str>>,
+    pub usage: [i64; 9],
+    pub cost: Option<i64>,
+    pub children_tokens: i64,
+    pub children_cost: i64,
+    pub child_runs: i64,
+    pub unpriced_messages: i64,
+    pub tool_errors: i64,
+    pub sla_breached: Option<bool>,
+    /// The label pairs as a JSON array of `[key, value]` pairs; `None` without labels.
+    pub labels: Option<String>,
+    pub meta_schema: Option<String>,
+    pub meta_version: Option<i64>,
+    pub meta_valid: Option<bool>,
+    pub metadata: Option<String>,
+    pub extra: Option<String>,
+    pub messages: Vec<EncodedMessage>,
+    pub tool_calls: Vec<EncodedToolCall>,
+}
+
+fn usage_columns(u: &Usage) -> [i64; 9] {
+    codec::usage_fields(u).map(|(_, v)| int(v))
+}
+
+fn unstorable(run: &RunRecord, message: &str) -> StoreError {
+    StoreError::Unstorable {
+        run_id: run.run_id.to_string(),
+        message: message.to_owned(),
+    }
+}
+
+const RANGE: &str = "is outside the years 1677..2262";
+
+/// Encodes a record; fails only for a timestamp the store cannot represent.
+pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
+    let started_at =
+        ts_nanos(run.started_at).ok_or_else(|| unstorable(run, &format!("started_at {RANGE}")))?;
+    let mut messages = Vec::with_capacity(run.messages.len());
+    for m in &run.messages {
+        let started_at = match m.started_at {
+            Some(t) => Some(
+                ts_nanos(t)
+                    .ok_or_else(|| unstorable(run, &format!("a message's started_at {RANGE}")))?,
+            ),
+            None => None,
+        };
+        let mut extra = Map::new();
+        codec::put_maps(&mut extra, &m.metrics);
+        messages.push(EncodedMessage {
+            role: m.model.as_ref().map(|r| r.role.as_str().to_owned()),
+            provider: m.model.as_ref().map(|r| r.provider.clone()),
+            model: m.model.as_ref().map(|r| r.id.clone()),
+            started_at,
+            duration: m.metrics.duration.map(nanos),
+            ttft: m.metrics.time_to_first_token.map(nanos),
+            usage: usage_columns(&m.metrics.usage),
+            cost: m.metrics.cost.map(codec::cost),
+            extra: json_text(extra),
+        });
+    }
+    let mut tool_calls = Vec::with_capacity(run.tool_calls.len());
+    let mut tool_errors = 0;
+    for t in &run.tool_calls {
+        let started_at = ts_nanos(t.started_at)
+            .ok_or_else(|| unstorable(run, &format!("a tool call's started_at {RANGE}")))?;
+        if matches!(t.status, ToolStatus::Error | ToolStatus::Panicked) {
+            tool_errors += 1;
+        }
+        tool_calls.push(EncodedToolCall {
+            name: t.name.clone(),
+            started_at,
+            duration: nanos(t.duration),
+            status: t.status.as_str(),
+            error_class: t.error_class.clone(),
+        });
+    }
+    let (meta_schema, meta_version, meta_valid, metadata) = match &run.metadata {
+        Some(m) => (
+            Some(m.value.schema_name().to_owned()),
+            Some(i64::from(m.value.schema_version())),
+            Some(m.errors.is_none()),
+            serde_json::to_string(&m.to_json()).ok(),
+        ),
+        None => (None, None, None, None),
+    };
+    Ok(EncodedRun {
+        run_id: run.run_id,
+        parent: run.parent_run_id,
+        session: run.session_id.clone(),
+        agent: run.agent.clone(),
+        team: run.team.clone(),
+        release: run.release.clone(),
+        model: main_model(run),
+        request_model: run.request_model.clone(),
+        started_at,
+        duration: nanos(run.duration),
+        model_time: nanos(run.model_time),
+        ttft: run.time_to_first_token.map(nanos),
+        status: run.status.as_str(),
+        stop_reason: run.stop_reason.clone(),
+        error_class: run.error_class.clone(),
+        usage: usage_columns(&run.metrics.usage),
+        cost: run.metrics.cost.map(codec::cost),
+        children_tokens: int(run.children_usage.total_tokens),
+        children_cost: codec::cost(run.children_cost),
+        child_runs: i64::from(run.child_runs),
+        unpriced_messages: i64::from(run.unpriced_messages),
+        tool_errors,
+        sla_breached: sla_breached(run),
+        labels: labels(run),
+        meta_schema,
+        meta_version,
+        meta_valid,
+        metadata,
+        extra: run_extra(run),
+        messages,
+        tool_calls,
+    })
+}
+
+fn json_text(map: Map<String, Value>) -> Option<String> {
+    if map.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&map).ok()
+    }
+}
+
+/// The label pairs as canonical JSON (`[["priority","high"],...]`), in the schema's order.
+fn labels(run: &RunRecord) -> Option<String> {
+    let meta = run.metadata.as_ref()?;
+    let mut out: Vec<u8> = Vec::with_capacity(64);
+    out.push(b'[');
+    meta.value.for_each_label(&mut |k, v| {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.push(b'[');
+        // Writing a &str to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, k);
+        out.push(b',');
+        let _ = serde_json::to_writer(&mut out, v);
+        out.push(b']');
+    });
+    if out.len() == 1 {
+        return None;
+    }
+    out.push(b']');
+    String::from_utf8(out).ok()
+}
+
+/// The run's main model as `provider/model_id`: the first model in the role `model`, else
+/// the first model seen (per-model breakdown first, then the messages).
+pub(crate) fn main_model(run: &RunRecord) -> Option<String> {
+    let models = run
+        .per_model
+        .iter()
+        .map(|b| &b.model)
+        .chain(run.messages.iter().filter_map(|m| m.model.as_ref()));
+    let mut first = None;
+    for m in models {
+        if m.role == ModelRole::Model {
+            return Some(format!("{}/{}", m.provider, m.id));
+        }
+        first.get_or_insert(m);
+    }
+    first.map(|m| format!("{}/{}", m.provider, m.id))
+}
+
+/// Whether the run missed its SLA: its duration exceeded the metadata's SLA target, or it
+/// ended after the metadata's SLA deadline. `None` when the metadata sets neither.
+pub(crate) fn sla_breached(run: &RunRecord) -> Option<bool> {
+    let meta = &run.metadata.as_ref()?.value;
+    let target = meta.sla_target().map(|t| run.duration > t);
+    let deadline = meta.sla_deadline().map(|d| {
+        let end = jiff::SignedDuration::try_from(run.duration)
+            .ok()
+            .and_then(|dur| run.started_at.checked_add(dur).ok())
+            .unwrap_or(jiff::Timestamp::MAX);
+        d.is_breached_at(end)
+    });
+    match (target, deadline) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
+    }
+}
+
+/// The parts of a record without a column of their own, as JSON (`None` when empty).
+fn run_extra(run: &RunRecord) -> Option<String> {
+    let mut extra = Map::new();
+    if run.metrics.duration != Some(run.duration) {
+        extra.insert(
+            "metrics_duration_ns".into(),
+            run.metrics
+                .duration
+                .map_or(Value::Null, |d| nanos(d).into()),
+        );
+    }
+    if run.metrics.time_to_first_token != run.time_to_first_token {
+        extra.insert(
+            "metrics_ttft_ns".into(),
+            run.metrics
+                .time_to_first_token
+                .map_or(Value::Null, |d| nanos(d).into()),
+        );
+    }
+    codec::put_maps(&mut extra, &run.metrics);
+    if !run.per_model.is_empty() {
+        extra.insert("per_model".into(), codec::per_model_json(&run.per_model));
+    }
+    if !run.children_usage.is_zero() {
+        extra.insert(
+            "children_usage".into(),
+            Value::Object(codec::usage_json(&run.children_usage)),
+        );
+    }
+    json_text(extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runmeta_core::metrics::{MessageMetrics, ModelRef};
+    use runmeta_core::run::ModelBreakdown;
+
+    fn model(role: ModelRole, id: &str) -> ModelRef {
+        ModelRef {
+            role,
+            provider: "p".into(),
+            id: id.into(),
+        }
+    }
+
+    #[test]
+    fn the_main_model_prefers_the_model_role() {
+        let mut r = RunRecord::new("a", jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(main_model(&r), None);
+        r.messages.push(MessageMetrics {
+            model: Some(model(ModelRole::ReasoningModel, "think")),
+            ..MessageMetrics::default()
+        });
+        assert_eq!(main_model(&r).as_deref(), Some("p/think"));
+        r.per_model.push(ModelBreakdown {
+            model: model(ModelRole::Model, "main"),
+            ..ModelBreakdown::default()
+        });
+        assert_eq!(main_model(&r).as_deref(), Some("p/main"));
+    }
+
+    #[test]
+    fn runs_outside_the_storable_years_are_rejected() {
+        let r = RunRecord::new("a", jiff::Timestamp::MAX);
+        assert!(matches!(encode(&r), Err(StoreError::Unstorable { .. })));
+        let ok = RunRecord::new("a", jiff::Timestamp::UNIX_EPOCH);
+        let e = encode(&ok).unwrap();
+        assert_eq!(e.started_at, 0);
+        assert!(e.labels.is_none() && e.metadata.is_none());
+    }
+}

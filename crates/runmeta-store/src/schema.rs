@@ -1,0 +1,277 @@
+//! The database schema, its migrations and the connection settings.
+//!
+//! Tables (version 1):
+//!
+//! - `runs`: one row per run; metrics as columns (tokens, cost in nano-units, durations in
+//!   nanoseconds, `started_at` in Unix nanoseconds UTC), metadata in `metadata` as the core's
+//!   `MetadataRecord::to_json` (`{"schema", "version", "values", "labels", "errors", ...}`,
+//!   redacted fields masked), the rest of the record (per-model breakdown, provider metrics,
+//!   children usage) as JSON in `extra`.
+//! - `messages` and `tool_calls`: a run's model calls and tool calls, keyed by
+//!   `(run, seq)` where `run` is `runs.id`.
+//! - `label_sets` and `label_values`: the distinct combinations of metadata labels. Labels are
+//!   low-cardinality by construction (enums and bools), so a run points at its combination
+//!   (`runs.label_set`) instead of repeating `(key, value)` rows; `label_values` is indexed on
+//!   `(key, value)`, so a label filter resolves to a handful of set ids first, then runs are
+//!   filtered by set id while walking the time index. `runs.label_set` itself has no index:
+//!   it cost a quarter of the ingest throughput, and every label query is also bounded by
+//!   time or a page size. The view `run_labels(run_id, key, value)` shows one row per run and
+//!   label for ad-hoc SQL.
+//!
+//! Pages are 16 KiB (fewer splits when appending, measured 10-25 % faster ingest).
+//! - `schema_version`: the version, for migrations.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::error::{Result, StoreError};
+
+/// `PRAGMA application_id` of a runmeta store ("RMTA").
+pub(crate) const APPLICATION_ID: i64 = 0x524D_5441;
+
+/// The newest schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Migrations: entry `i` takes the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE runs (
+    id                  INTEGER PRIMARY KEY,
+    run_id              BLOB    NOT NULL UNIQUE,
+    parent_run_id       BLOB,
+    session_id          TEXT,
+    agent               TEXT    NOT NULL,
+    team                TEXT,
+    release             TEXT,
+    model               TEXT,
+    request_model       TEXT,
+    started_at          INTEGER NOT NULL,
+    duration_ns         INTEGER NOT NULL,
+    model_time_ns       INTEGER NOT NULL,
+    ttft_ns             INTEGER,
+    status              TEXT    NOT NULL,
+    stop_reason         TEXT    NOT NULL,
+    error_class         TEXT,
+    input_tokens        INTEGER NOT NULL,
+    output_tokens       INTEGER NOT NULL,
+    total_tokens        INTEGER NOT NULL,
+    reasoning_tokens    INTEGER NOT NULL,
+    cache_read_tokens   INTEGER NOT NULL,
+    cache_write_tokens  INTEGER NOT NULL,
+    audio_input_tokens  INTEGER NOT NULL,
+    audio_output_tokens INTEGER NOT NULL,
+    audio_total_tokens  INTEGER NOT NULL,
+    cost_nanos          INTEGER,
+    children_tokens     INTEGER NOT NULL,
+    children_cost_nanos INTEGER NOT NULL,
+    child_runs          INTEGER NOT NULL,
+    unpriced_messages   INTEGER NOT NULL,
+    message_count       INTEGER NOT NULL,
+    tool_call_count     INTEGER NOT NULL,
+    tool_error_count    INTEGER NOT NULL,
+    sla_breached        INTEGER,
+    label_set           INTEGER REFERENCES label_sets(id),
+    meta_schema         TEXT,
+    meta_version        INTEGER,
+    meta_valid          INTEGER,
+    metadata            TEXT,
+    extra               TEXT
+);
+CREATE INDEX runs_started ON runs(started_at);
+CREATE INDEX runs_session ON runs(session_id, started_at) WHERE session_id IS NOT NULL;
+CREATE INDEX runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+
+CREATE TABLE messages (
+    run                 INTEGER NOT NULL REFERENCES runs(id),
+    seq                 INTEGER NOT NULL,
+    role                TEXT,
+    provider            TEXT,
+    model               TEXT,
+    started_at          INTEGER,
+    duration_ns         INTEGER,
+    ttft_ns             INTEGER,
+    input_tokens        INTEGER NOT NULL,
+    output_tokens       INTEGER NOT NULL,
+    total_tokens        INTEGER NOT NULL,
+    reasoning_tokens    INTEGER NOT NULL,
+    cache_read_tokens   INTEGER NOT NULL,
+    cache_write_tokens  INTEGER NOT NULL,
+    audio_input_tokens  INTEGER NOT NULL,
+    audio_output_tokens INTEGER NOT NULL,
+    audio_total_tokens  INTEGER NOT NULL,
+    cost_nanos          INTEGER,
+    extra               TEXT,
+    PRIMARY KEY (run, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE tool_calls (
+    run                 INTEGER NOT NULL REFERENCES runs(id),
+    seq                 INTEGER NOT NULL,
+    name                TEXT    NOT NULL,
+    started_at          INTEGER NOT NULL,
+    duration_ns         INTEGER NOT NULL,
+    status              TEXT    NOT NULL,
+    error_class         TEXT,
+    PRIMARY KEY (run, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE label_sets (
+    id                  INTEGER PRIMARY KEY,
+    canonical           TEXT    NOT NULL UNIQUE
+);
+
+CREATE TABLE label_values (
+    set_id              INTEGER NOT NULL REFERENCES label_sets(id),
+    pos                 INTEGER NOT NULL,
+    key                 TEXT    NOT NULL,
+    value               TEXT    NOT NULL,
+    PRIMARY KEY (set_id, pos)
+) WITHOUT ROWID;
+CREATE INDEX label_values_kv ON label_values(key, value, set_id);
+
+CREATE VIEW run_labels(run_id, key, value) AS
+    SELECT r.run_id, l.key, l.value
+    FROM runs r JOIN label_values l ON l.set_id = r.label_set;
+"];
+
+/// How durable a commit is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = NORMAL` in WAL mode: a committed batch survives a crash or kill of the
+    /// process; the last batches before a power loss or OS crash may be lost (never
+    /// corrupted).
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is fsynced; survives power loss too, slower.
+    Full,
+}
+
+/// Applies the connection settings: WAL, synchronous level, busy timeout, caches.
+pub(crate) fn configure(conn: &Connection, durability: Durability) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Only takes effect on a new, empty database (before WAL mode is set).
+    conn.pragma_update(None, "page_size", 16_384_i64)?;
+    // `journal_mode` returns a row; a read-only connection on a WAL file keeps WAL.
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    let sync = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -32_000_i64)?;
+    // Reads (checkpoints, reports) map the file instead of copying it through read(2).
+    let _size: i64 = conn.query_row("PRAGMA mmap_size = 1073741824", [], |r| r.get(0))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], in one transaction per migration.
+pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
+    let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let has_tables: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_tables && app_id != APPLICATION_ID {
+        return Err(StoreError::NotARunmetaDatabase {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut version = current_version(conn)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    while version < SCHEMA_VERSION {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated between our read and the lock.
+        let now = current_version(&tx)?;
+        if now > version {
+            version = now;
+            continue;
+        }
+        let Some(sql) = usize::try_from(version)
+            .ok()
+            .and_then(|i| MIGRATIONS.get(i))
+        else {
+            return Err(StoreError::Corrupt(format!(
+                "no migration from schema version {version}"
+            )));
+        };
+        if version == 0 {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
+            )?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute("DELETE FROM schema_version", [])?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [version + 1],
+        )?;
+        tx.commit()?;
+        version += 1;
+    }
+    Ok(())
+}
+
+/// The schema version stored in the database (0 for an empty database).
+pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(conn
+        .query_row("SELECT max(version) FROM schema_version", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })
+        .optional()?
+        .flatten()
+        .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_an_empty_database_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let path = std::path::Path::new(":memory:");
+        migrate(&mut conn, path).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), SCHEMA_VERSION);
+        migrate(&mut conn, path).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), SCHEMA_VERSION);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let path = std::path::Path::new(":memory:");
+        migrate(&mut conn, path).unwrap();
+        conn.execute("UPDATE schema_version SET version = 99", [])
+            .unwrap();
+        let err = migrate(&mut conn, path).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }));
+    }
+
+    #[test]
+    fn refuses_a_foreign_database() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE users (name TEXT)")
+            .unwrap();
+        let err = migrate(&mut conn, std::path::Path::new("x.db")).unwrap_err();
+        assert!(matches!(err, StoreError::NotARunmetaDatabase { .. }));
+    }
+}

@@ -1,0 +1,327 @@
+//! Behaviour of `Store`: round trips, queries, pagination, filters, rollups, errors.
+
+mod common;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{at_secs, full_run, metadata, simple_run, t0};
+use runmeta_core::run::{RunId, RunStatus};
+use runmeta_store::{RunFilter, RunQuery, Store, StoreError};
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("runs.db")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn a_full_record_round_trips_exactly() {
+    let (_dir, mut store) = temp_store();
+    let run = full_run();
+    let summary = store.insert(std::slice::from_ref(&run)).unwrap();
+    assert_eq!(summary.inserted, 1);
+    let back = store.run(run.run_id).unwrap().expect("stored");
+    assert_eq!(back.to_json(), run.to_json());
+    assert_eq!(back.label("priority"), Some("critical"));
+    assert_eq!(back.duration, run.duration);
+    assert_eq!(back.model_time, run.model_time);
+    assert_eq!(back.per_model, run.per_model);
+    assert_eq!(back.messages, run.messages);
+    assert_eq!(back.tool_calls, run.tool_calls);
+    assert_eq!(back.children_usage, run.children_usage);
+    assert_eq!(
+        back.metadata.as_ref().unwrap().value.sla_deadline(),
+        run.metadata.as_ref().unwrap().value.sla_deadline()
+    );
+    assert!(store.run(RunId::new()).unwrap().is_none());
+}
+
+#[test]
+fn duplicates_are_skipped_and_counted() {
+    let (_dir, mut store) = temp_store();
+    let run = simple_run("a", t0(), 10);
+    store.insert(std::slice::from_ref(&run)).unwrap();
+    let again = store.insert(&[run.clone(), run]).unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 2));
+    assert_eq!(store.run_count().unwrap(), 1);
+}
+
+#[test]
+fn unstorable_runs_are_rejected_alone() {
+    let (_dir, mut store) = temp_store();
+    let good = simple_run("a", t0(), 10);
+    let bad = simple_run("a", jiff::Timestamp::MAX, 10);
+    let s = store.insert(&[good, bad.clone()]).unwrap();
+    assert_eq!(s.inserted, 1);
+    assert_eq!(s.rejected.len(), 1);
+    assert!(
+        s.rejected[0].contains(&bad.run_id.to_string()),
+        "{:?}",
+        s.rejected
+    );
+}
+
+#[test]
+fn pages_are_newest_first_and_never_overlap() {
+    let (_dir, mut store) = temp_store();
+    let runs: Vec<_> = (0..250)
+        .map(|i| simple_run("a", at_secs(i / 2), 10))
+        .collect();
+    store.insert(&runs).unwrap();
+    let mut seen = Vec::new();
+    let mut query = RunQuery {
+        limit: 100,
+        ..RunQuery::default()
+    };
+    loop {
+        let page = store.runs(&query).unwrap();
+        seen.extend(page.runs.iter().map(|r| (r.started_at, r.run_id)));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 250);
+    let mut ids: Vec<_> = seen.iter().map(|s| s.1).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 250);
+    assert!(seen.windows(2).all(|w| w[0].0 >= w[1].0));
+}
+
+#[test]
+fn filters_by_time_agent_session_status_and_labels() {
+    let (_dir, mut store) = temp_store();
+    let mut runs = Vec::new();
+    for i in 0..40 {
+        let mut r = simple_run(
+            if i % 2 == 0 { "support" } else { "billing" },
+            at_secs(i),
+            10,
+        );
+        r.session_id = Some(Arc::from(format!("s{}", i % 4)));
+        if i % 5 == 0 {
+            r.status = RunStatus::Error;
+            r.stop_reason = Cow::Borrowed("error");
+        }
+        let tier = if i % 3 == 0 { "free" } else { "enterprise" };
+        r.metadata = Some(metadata("high", tier, None));
+        runs.push(r);
+    }
+    store.insert(&runs).unwrap();
+    let count = |filter: RunFilter| {
+        store
+            .runs(&RunQuery {
+                filter,
+                limit: 1000,
+                after: None,
+            })
+            .unwrap()
+            .runs
+            .len()
+    };
+    assert_eq!(count(RunFilter::default()), 40);
+    assert_eq!(count(RunFilter::between(at_secs(10), at_secs(20))), 10);
+    let agent = RunFilter {
+        agent: Some("support".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(count(agent), 20);
+    let session = RunFilter {
+        session: Some("s1".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(count(session), 10);
+    let status = RunFilter {
+        status: Some(RunStatus::Error),
+        ..RunFilter::default()
+    };
+    assert_eq!(count(status), 8);
+    let labels = RunFilter {
+        labels: vec![
+            ("customer_tier".into(), "free".into()),
+            ("priority".into(), "high".into()),
+        ],
+        ..RunFilter::default()
+    };
+    assert_eq!(count(labels), 14);
+    let summary = &store.runs(&RunQuery::default()).unwrap().runs[0];
+    assert_eq!(summary.labels.len(), 2);
+    assert_eq!(summary.model.as_deref(), Some("openai/gpt-4o-mini"));
+}
+
+#[test]
+fn hostile_strings_are_values_not_sql() {
+    let (_dir, mut store) = temp_store();
+    let mut r = simple_run("a'; DROP TABLE runs; --", t0(), 10);
+    r.session_id = Some(Arc::from("\" OR 1=1 --"));
+    r.metadata = Some(metadata("x' OR '1'='1", "enterprise", None));
+    store.insert(&[r, simple_run("b", t0(), 10)]).unwrap();
+    let hostile = [
+        "' OR 1=1 --",
+        "x' OR '1'='1",
+        "%",
+        "*",
+        "'); DELETE FROM runs; --",
+        "\0",
+    ];
+    let count = |filter: RunFilter| {
+        store
+            .runs(&RunQuery {
+                filter,
+                ..RunQuery::default()
+            })
+            .unwrap()
+            .runs
+            .len()
+    };
+    for h in hostile {
+        let agent = RunFilter {
+            agent: Some(h.into()),
+            ..RunFilter::default()
+        };
+        assert_eq!(count(agent), 0, "agent {h:?}");
+        let session = RunFilter {
+            session: Some(h.into()),
+            ..RunFilter::default()
+        };
+        assert_eq!(count(session), 0, "session {h:?}");
+        let value = RunFilter {
+            labels: vec![("priority".into(), h.into())],
+            ..RunFilter::default()
+        };
+        assert_eq!(
+            count(value),
+            usize::from(h == "x' OR '1'='1"),
+            "label {h:?}"
+        );
+        let key = RunFilter {
+            labels: vec![(h.into(), "high".into())],
+            ..RunFilter::default()
+        };
+        assert_eq!(count(key), 0, "label key {h:?}");
+    }
+    // The exact hostile values match only themselves.
+    let exact = store
+        .runs(&RunQuery {
+            filter: RunFilter {
+                agent: Some("a'; DROP TABLE runs; --".into()),
+                labels: vec![("priority".into(), "x' OR '1'='1".into())],
+                ..RunFilter::default()
+            },
+            ..RunQuery::default()
+        })
+        .unwrap();
+    assert_eq!(exact.runs.len(), 1);
+    assert_eq!(store.run_count().unwrap(), 2);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn children_and_short_ids_are_found() {
+    let (_dir, mut store) = temp_store();
+    let parent = simple_run("leader", t0(), 100);
+    let mut child = simple_run("member", at_secs(1), 10);
+    child.parent_run_id = Some(parent.run_id);
+    store.insert(&[parent.clone(), child.clone()]).unwrap();
+    let kids = store.children(parent.run_id).unwrap();
+    assert_eq!(kids.len(), 1);
+    assert_eq!(kids[0].run_id, child.run_id);
+    let hex = parent.run_id.0.simple().to_string();
+    let found = store.find_run_ids(&hex[..12], 10).unwrap();
+    assert!(found.contains(&parent.run_id));
+    assert_eq!(store.find_run_ids(&hex, 10).unwrap(), vec![parent.run_id]);
+    assert!(store.find_run_ids("xyz'--", 10).is_err());
+    assert!(store.find_run_ids("", 10).is_err());
+}
+
+#[test]
+fn unknown_cursor_and_bad_limits_are_errors() {
+    let (_dir, store) = temp_store();
+    let err = store
+        .runs(&RunQuery {
+            after: Some(RunId::new()),
+            ..RunQuery::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidQuery(_)));
+    assert!(store
+        .runs(&RunQuery {
+            limit: 0,
+            ..RunQuery::default()
+        })
+        .is_err());
+}
+
+#[test]
+fn sessions_and_teams_roll_up_without_double_counting() {
+    let (_dir, mut store) = temp_store();
+    let mut leader = simple_run("leader", t0(), 1_000);
+    leader.session_id = Some(Arc::from("s1"));
+    leader.team = Some(Cow::Borrowed("desk"));
+    let mut member = simple_run("member", at_secs(1), 300);
+    member.session_id = Some(Arc::from("s1"));
+    member.team = Some(Cow::Borrowed("desk"));
+    member.parent_run_id = Some(leader.run_id);
+    leader.children_usage = member.metrics.usage;
+    leader.children_cost = member.metrics.cost.unwrap();
+    leader.child_runs = 1;
+    let mut other = simple_run("solo", at_secs(50), 10);
+    other.session_id = Some(Arc::from("s2"));
+    other.metrics.cost = None;
+    store.insert(&[leader, member, other]).unwrap();
+
+    let sessions = store.sessions(&RunFilter::default(), 10).unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0].session_id, "s2"); // most recent first
+    assert_eq!(sessions[0].unpriced_runs, 1);
+    let s1 = &sessions[1];
+    assert_eq!(s1.runs, 2);
+    assert_eq!(s1.usage.total_tokens, 240); // 120 each, counted once
+    assert_eq!(s1.duration, Duration::from_millis(1_000)); // top-level runs only
+    assert_eq!(s1.agents, vec!["leader".to_owned(), "member".to_owned()]);
+
+    let teams = store.teams(&RunFilter::default()).unwrap();
+    assert_eq!(teams.len(), 1);
+    let t = &teams[0];
+    assert_eq!((t.team_runs, t.member_runs), (1, 1));
+    assert_eq!(t.leader_usage.total_tokens, 120);
+    assert_eq!(t.full_total_tokens, 240);
+    assert_eq!(t.full_cost.as_nanos(), 2_000);
+}
+
+#[test]
+fn opening_checks_what_the_file_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.db");
+    assert!(matches!(
+        Store::open_read_only(&missing).unwrap_err(),
+        StoreError::Missing { .. }
+    ));
+    assert!(matches!(
+        Store::open_existing(&missing).unwrap_err(),
+        StoreError::Missing { .. }
+    ));
+    assert!(!missing.exists());
+
+    let foreign = dir.path().join("foreign.db");
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE users (name TEXT)")
+        .unwrap();
+    assert!(matches!(
+        Store::open(&foreign).unwrap_err(),
+        StoreError::NotARunmetaDatabase { .. }
+    ));
+
+    let text = dir.path().join("text.db");
+    std::fs::write(&text, "this is not a database at all, just some text").unwrap();
+    assert!(Store::open(&text).is_err());
+
+    let good = dir.path().join("good.db");
+    Store::open(&good).unwrap();
+    let ro = Store::open_read_only(&good).unwrap();
+    assert_eq!(ro.run_count().unwrap(), 0);
+}
