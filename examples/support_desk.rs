@@ -15,7 +15,7 @@ use runmeta::metrics::{ModelRef, Usage};
 use runmeta::prelude::*;
 use runmeta::pricing::PricingTable;
 use runmeta_export::prometheus::PrometheusExporter;
-use runmeta_store::{Dimension, ReportQuery, RunFilter, SinkConfig, Store, StoreSink};
+use runmeta_store::{GroupBy, ReportQuery, SinkConfig, Store, StoreSink};
 
 runmeta::metadata_keys! {
     /// The support organization's metadata keys.
@@ -258,8 +258,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let db = Store::open_read_only(&path)?;
     let report = db.report(&ReportQuery {
-        filter: RunFilter::default(),
-        group_by: Dimension::parse_list("customer_tier,priority")?,
+        group_by: GroupBy::parse("customer_tier,priority")?,
+        ..ReportQuery::default()
     })?;
     println!(
         "{:<11} {:<9} {:>5} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>9}",
@@ -279,7 +279,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let label = |i: usize| {
             row.group
                 .get(i)
-                .and_then(|(_, v)| v.clone())
+                .and_then(|l| l.value.clone())
                 .unwrap_or_else(|| "-".into())
         };
         println!(
@@ -288,11 +288,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             label(1),
             row.run_count,
             row.success_rate * 100.0,
-            row.latency_p50.as_secs_f64() * 1e3,
-            row.latency_p95.as_secs_f64() * 1e3,
-            row.ttft_p50.map_or(0.0, |d| d.as_secs_f64() * 1e3),
-            row.tokens_per_run,
-            row.cost_per_run.unwrap_or(0.0),
+            row.latency_p50_ms.unwrap_or(0.0),
+            row.latency_p95_ms.unwrap_or(0.0),
+            row.ttft_p50_ms.unwrap_or(0.0),
+            row.tokens_per_run.total.mean,
+            row.cost_per_run.map_or(0.0, |c| c.as_f64()),
             row.tool_error_rate.unwrap_or(0.0) * 100.0,
             row.sla_breach_rate.unwrap_or(0.0) * 100.0,
         );

@@ -19,7 +19,7 @@ use runmeta_core::metrics::{
 };
 use runmeta_core::run::{MetadataRecord, RunId, RunRecord, RunStatus, Sink};
 use runmeta_core::schema::JsonMetadata;
-use runmeta_store::{Dimension, Overflow, ReportQuery, RunFilter, SinkConfig, Store, StoreSink};
+use runmeta_store::{GroupBy, Overflow, ReportQuery, RunFilter, SinkConfig, Store, StoreSink};
 
 const TIERS: [&str; 3] = ["free", "pro", "enterprise"];
 const PRIORITIES: [&str; 4] = ["low", "medium", "high", "critical"];
@@ -204,7 +204,7 @@ fn main() {
     // 3. The dashboard report over the ingested runs, grouped by two labels.
     let store = Store::open_read_only(&path).expect("open store");
     let end = start + SignedDuration::from_millis(i64::try_from(runs).unwrap_or(i64::MAX));
-    let by = Dimension::parse_list("customer_tier,priority").expect("dims");
+    let by = GroupBy::parse("customer_tier,priority").expect("dims");
     for (name, filter) in [
         ("all runs", RunFilter::default()),
         ("--from/--to covering all", RunFilter::between(start, end)),
@@ -212,6 +212,7 @@ fn main() {
         let query = ReportQuery {
             filter,
             group_by: by.clone(),
+            tools: false,
         };
         let mut best = Duration::MAX;
         let mut rows = 0;
@@ -232,6 +233,7 @@ fn main() {
     let query = ReportQuery {
         filter: RunFilter::between(half, end),
         group_by: by,
+        tools: false,
     };
     let t = Instant::now();
     let trend = store.report_with_trend(&query).expect("trend");

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use runmeta_core::metrics::{ModelRole, ToolStatus, Usage};
 use runmeta_core::run::{RunId, RunRecord};
+use runmeta_core::sla::SlaPolicy;
 
 use crate::codec::{self, int, nanos, ts_nanos};
 use crate::error::StoreError;
@@ -61,6 +62,7 @@ pub(crate) struct EncodedRun {
     pub unpriced_messages: i64,
     pub tool_errors: i64,
     pub sla_breached: Option<bool>,
+    pub sla_at_risk: bool,
     /// The label pairs as a JSON array of `[key, value]` pairs; `None` without labels.
     pub labels: Option<String>,
     pub meta_schema: Option<String>,
@@ -128,6 +130,8 @@ pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
             error_class: t.error_class.clone(),
         });
     }
+    // The core's verdict with the metadata's deadline and target (no per-agent policy here).
+    let sla = SlaPolicy::default().evaluate(run);
     let (meta_schema, meta_version, meta_valid, metadata) = match &run.metadata {
         Some(m) => (
             Some(m.value.schema_name().to_owned()),
@@ -160,7 +164,8 @@ pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
         child_runs: i64::from(run.child_runs),
         unpriced_messages: i64::from(run.unpriced_messages),
         tool_errors,
-        sla_breached: sla_breached(run),
+        sla_breached: sla.has_sla.then_some(sla.breached),
+        sla_at_risk: sla.at_risk,
         labels: labels(run),
         meta_schema,
         meta_version,
@@ -219,24 +224,6 @@ pub(crate) fn main_model(run: &RunRecord) -> Option<String> {
         first.get_or_insert(m);
     }
     first.map(|m| format!("{}/{}", m.provider, m.id))
-}
-
-/// Whether the run missed its SLA: its duration exceeded the metadata's SLA target, or it
-/// ended after the metadata's SLA deadline. `None` when the metadata sets neither.
-pub(crate) fn sla_breached(run: &RunRecord) -> Option<bool> {
-    let meta = &run.metadata.as_ref()?.value;
-    let target = meta.sla_target().map(|t| run.duration > t);
-    let deadline = meta.sla_deadline().map(|d| {
-        let end = jiff::SignedDuration::try_from(run.duration)
-            .ok()
-            .and_then(|dur| run.started_at.checked_add(dur).ok())
-            .unwrap_or(jiff::Timestamp::MAX);
-        d.is_breached_at(end)
-    });
-    match (target, deadline) {
-        (None, None) => None,
-        (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
-    }
 }
 
 /// The parts of a record without a column of their own, as JSON (`None` when empty).

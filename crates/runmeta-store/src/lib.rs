@@ -14,20 +14,22 @@
 //! SQL is a bound parameter. The schema is versioned and migrated on open
 //! (see [`SCHEMA_VERSION`]); its tables are described in the `schema` module source.
 //!
-//! Report percentiles are **exact** (nearest rank over every run of the group), not sketches.
+//! The report uses the core's dashboard shape ([`Report`], [`ReportRow`]); its percentiles are
+//! **exact** (nearest rank over every run of the group), not sketches.
 //!
 //! ```no_run
-//! use runmeta_store::{Dimension, ReportQuery, RunFilter, Store};
+//! use runmeta_store::{GroupBy, ReportQuery, RunFilter, Store};
 //! let store = Store::open_read_only("runs.db")?;
 //! let now = jiff::Timestamp::now();
-//! let report = store.report(&ReportQuery {
+//! let report = store.report_with_trend(&ReportQuery {
 //!     filter: RunFilter::between(now - jiff::SignedDuration::from_hours(24), now),
-//!     group_by: Dimension::parse_list("customer_tier,priority")?,
+//!     group_by: GroupBy::parse("customer_tier,priority")?,
+//!     tools: false,
 //! })?;
 //! for row in &report.rows {
-//!     println!("{:?}: {} runs, p95 {:?}", row.group, row.run_count, row.latency_p95);
+//!     println!("{:?}: {} runs, p95 {:?} ms", row.group, row.run_count, row.latency_p95_ms);
 //! }
-//! # Ok::<(), runmeta_store::StoreError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod codec;
@@ -47,9 +49,11 @@ mod write;
 pub use error::{Result, StoreError};
 pub use jsonl::{ImportProgress, ImportSummary, LineError, MAX_LINE_BYTES, MAX_LISTED_ERRORS};
 pub use query::{RunFilter, RunPage, RunQuery, RunSummary};
-pub use report::{Dimension, Report, ReportQuery, ReportRow};
+pub use report::ReportQuery;
 pub use rollup::{SessionRollup, TeamRollup};
+/// The report's shape and grouping, from the core (re-exported for convenience).
+pub use runmeta_core::aggregate::{Dimension, GroupBy, GroupLabel, Report, ReportRow, Trend};
 pub use schema::{Durability, SCHEMA_VERSION};
 pub use sink::{Overflow, SinkConfig, SinkStats, StoreSink};
 pub use store::{Store, WriteSummary};
-pub use trend::{compare, Trend, TrendRow};
+pub use trend::add_trend;

@@ -1,215 +1,46 @@
-//! The dashboard report: runs grouped by agent, release, model, status, stop reason and
-//! metadata labels, with exact latency percentiles.
+//! The dashboard report from the store, in the core's shape
+//! ([`runmeta_core::aggregate::Report`] / [`ReportRow`]): runs grouped by agent, team,
+//! release, model, status, stop reason and metadata labels.
 //!
-//! Percentiles are **exact** (nearest-rank over every run in the group: the p-th percentile is
-//! the smallest duration with at least p % of the runs at or below it), computed in Rust from
-//! the durations the query fetches; no sketch, no interpolation. Memory is 8 bytes per run in
-//! the window (16 with time to first token).
+//! Percentiles here are **exact** (nearest rank over every run of the group: the p-th
+//! percentile is the smallest value with at least p % of the runs at or below it), computed in
+//! Rust from the values one scan fetches; no sketch, no interpolation. Memory is 8 bytes per
+//! run in the window (16 with time to first token). Token `p95` values are not computed
+//! (`None`); their means are exact.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::params_from_iter;
 use rusqlite::types::ValueRef;
 
+use runmeta_core::aggregate::{
+    Dimension, GroupBy, GroupLabel, Report, ReportRow, TokenStat, TokensPerRun, ToolRow,
+    WindowSpan, MAX_DISTINCT, OTHER, UNKNOWN_ERROR_CLASS,
+};
 use runmeta_core::metrics::Cost;
 
-use crate::codec::{duration, uint};
+use crate::codec::uint;
 use crate::error::{Result, StoreError};
 use crate::query::{where_clause, RunFilter};
 use crate::Store;
-
-/// What a report can be grouped by.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Dimension {
-    /// The agent's name.
-    Agent,
-    /// The team (absent for a solo agent).
-    Team,
-    /// The release.
-    Release,
-    /// The run's main model as `provider/model_id`.
-    Model,
-    /// `success`, `error`, `panicked` or `cancelled`.
-    Status,
-    /// The stop reason.
-    StopReason,
-    /// A metadata label, by key.
-    Label(String),
-}
-
-impl Dimension {
-    /// The dimension's name: `agent`, `team`, `release`, `model`, `status`, `stop_reason`,
-    /// or the label's key.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        match self {
-            Dimension::Agent => "agent",
-            Dimension::Team => "team",
-            Dimension::Release => "release",
-            Dimension::Model => "model",
-            Dimension::Status => "status",
-            Dimension::StopReason => "stop_reason",
-            Dimension::Label(k) => k,
-        }
-    }
-
-    /// Parses a name; any name that is not built in is a label key, which must be a
-    /// snake_case metadata key.
-    ///
-    /// # Errors
-    /// `tool` (not available from the store) or a label key that is not a valid key.
-    pub fn parse(name: &str) -> Result<Self> {
-        Ok(match name.trim() {
-            "agent" => Dimension::Agent,
-            "team" => Dimension::Team,
-            "release" => Dimension::Release,
-            "model" => Dimension::Model,
-            "status" => Dimension::Status,
-            "stop_reason" => Dimension::StopReason,
-            "tool" => {
-                return Err(StoreError::InvalidQuery(
-                    "grouping by tool is not supported by the store report".into(),
-                ))
-            }
-            key => {
-                runmeta_core::schema::check_key(key).map_err(|e| {
-                    StoreError::InvalidQuery(format!("`{key}` is not a label key: {e}"))
-                })?;
-                Dimension::Label(key.to_owned())
-            }
-        })
-    }
-
-    /// Parses a comma-separated list (`customer_tier,priority`).
-    ///
-    /// # Errors
-    /// As [`Dimension::parse`], a name given twice, or more than eight.
-    pub fn parse_list(list: &str) -> Result<Vec<Self>> {
-        let mut dims: Vec<Dimension> = Vec::new();
-        for name in list.split(',').filter(|n| !n.trim().is_empty()) {
-            let d = Dimension::parse(name)?;
-            if dims.contains(&d) {
-                return Err(StoreError::InvalidQuery(format!(
-                    "group-by dimension `{}` is given twice",
-                    d.name()
-                )));
-            }
-            dims.push(d);
-        }
-        if dims.len() > 8 {
-            return Err(StoreError::InvalidQuery(
-                "at most 8 group-by dimensions are supported".into(),
-            ));
-        }
-        Ok(dims)
-    }
-
-    fn column(&self) -> Option<&'static str> {
-        Some(match self {
-            Dimension::Agent => "r.agent",
-            Dimension::Team => "r.team",
-            Dimension::Release => "r.release",
-            Dimension::Model => "r.model",
-            Dimension::Status => "r.status",
-            Dimension::StopReason => "r.stop_reason",
-            Dimension::Label(_) => return None,
-        })
-    }
-}
 
 /// A report request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReportQuery {
     /// Which runs.
     pub filter: RunFilter,
-    /// Group by these dimensions, in order; empty for one row over every run.
-    pub group_by: Vec<Dimension>,
+    /// Group by these dimensions, in order (`GroupBy::parse("customer_tier,priority")`);
+    /// none for one row over every run. Grouping by `tool` is not supported here.
+    pub group_by: GroupBy,
+    /// Also fill each row's per-tool lines ([`ReportRow::tools`]); costs a second scan over
+    /// the tool calls.
+    pub tools: bool,
 }
 
-/// One dashboard row: the production metrics of one group of runs.
-///
-/// Token and cost figures use each run's own usage (children are separate runs), so totals
-/// never count a token twice.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReportRow {
-    /// The group's value in each dimension (`None`: the run has no such value).
-    pub group: Vec<(String, Option<String>)>,
-    /// Runs in the group.
-    pub run_count: u64,
-    /// Runs that succeeded.
-    pub success_count: u64,
-    /// `success_count / run_count`.
-    pub success_rate: f64,
-    /// Median wall time (exact, nearest rank).
-    pub latency_p50: Duration,
-    /// 95th percentile wall time (exact).
-    pub latency_p95: Duration,
-    /// 99th percentile wall time (exact).
-    pub latency_p99: Duration,
-    /// Longest wall time.
-    pub latency_max: Duration,
-    /// Median time to first token over the runs that measured one.
-    pub ttft_p50: Option<Duration>,
-    /// 95th percentile time to first token.
-    pub ttft_p95: Option<Duration>,
-    /// Summed own total tokens.
-    pub tokens_total: u64,
-    /// `tokens_total / run_count`.
-    pub tokens_per_run: f64,
-    /// Summed own cost of the priced runs.
-    pub cost_total: Cost,
-    /// Runs with a known cost.
-    pub priced_runs: u64,
-    /// Runs without a known cost (some model had no price): never counted as 0.
-    pub unpriced_runs: u64,
-    /// `cost_total / priced_runs`, `None` when no run was priced.
-    pub cost_per_run: Option<f64>,
-    /// Tool calls.
-    pub tool_calls: u64,
-    /// Failed tool calls (error or panic).
-    pub tool_errors: u64,
-    /// `tool_calls / run_count`.
-    pub tool_calls_per_run: f64,
-    /// `tool_errors / tool_calls`, `None` without tool calls.
-    pub tool_error_rate: Option<f64>,
-    /// Runs per stop reason, most frequent first.
-    pub stop_reasons: Vec<(String, u64)>,
-    /// Runs that had an SLA (deadline or target).
-    pub sla_runs: u64,
-    /// Runs that breached it.
-    pub sla_breaches: u64,
-    /// `sla_breaches / sla_runs`, `None` without SLA runs.
-    pub sla_breach_rate: Option<f64>,
-}
-
-/// A report: the dimensions and one row per group, largest group first.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Report {
-    /// The dimension names, in order.
-    pub dimensions: Vec<String>,
-    /// The rows.
-    pub rows: Vec<ReportRow>,
-}
-
-impl Report {
-    /// The row whose group values equal `group` (in dimension order).
-    #[must_use]
-    pub fn row(&self, group: &[Option<&str>]) -> Option<&ReportRow> {
-        self.rows.iter().find(|r| {
-            r.group.len() == group.len()
-                && r.group
-                    .iter()
-                    .zip(group)
-                    .all(|((_, v), g)| v.as_deref() == *g)
-        })
-    }
-}
-
-/// Interns strings of one dimension; code 0 stands for "no value".
+/// Interns strings; code 0 stands for "no value".
 #[derive(Default)]
 struct Interner {
-    codes: HashMap<String, u32>,
+    codes: HashMap<String, u32, foldhash::fast::RandomState>,
     values: Vec<String>,
 }
 
@@ -224,9 +55,47 @@ impl Interner {
         c
     }
 
-    fn value(&self, code: u32) -> Option<String> {
+    fn value(&self, code: u32) -> Option<&str> {
         let i = usize::try_from(code).ok()?.checked_sub(1)?;
-        self.values.get(i).cloned()
+        self.values.get(i).map(String::as_str)
+    }
+}
+
+/// Counts by interned name.
+#[derive(Default)]
+struct Counts(Vec<u64>);
+
+impl Counts {
+    fn add(&mut self, code: u32) {
+        let i = code as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] += 1;
+    }
+
+    /// The counts by name: the `MAX_DISTINCT - 1` largest, the rest under `OTHER`.
+    fn to_map(&self, names: &Interner) -> BTreeMap<String, u64> {
+        let mut all: Vec<(u64, &str)> = self
+            .0
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(code, n)| {
+                let name = u32::try_from(code)
+                    .ok()
+                    .and_then(|c| names.value(c))
+                    .unwrap_or(UNKNOWN_ERROR_CLASS);
+                (*n, name)
+            })
+            .collect();
+        all.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let mut map = BTreeMap::new();
+        for (i, (n, name)) in all.into_iter().enumerate() {
+            let key = if i + 1 < MAX_DISTINCT { name } else { OTHER };
+            *map.entry(key.to_owned()).or_insert(0) += n;
+        }
+        map
     }
 }
 
@@ -234,16 +103,30 @@ impl Interner {
 struct Acc {
     runs: u64,
     success: u64,
+    errors: u64,
+    cancelled: u64,
+    error_classes: Counts,
     durations: Vec<i64>,
     ttfts: Vec<i64>,
-    tokens: u64,
-    cost: u64,
-    priced: u64,
+    tokens: [u64; 6],
+    cost_total: u64,
+    priced_runs: u64,
+    priced_cost: u64,
+    unpriced_runs: u64,
     tool_calls: u64,
     tool_errors: u64,
-    stop_reasons: Vec<u64>,
+    stop_reasons: Counts,
     sla_runs: u64,
     sla_breaches: u64,
+    sla_at_risk: u64,
+}
+
+#[derive(Default)]
+struct ToolAcc {
+    calls: u64,
+    errors: u64,
+    classes: Counts,
+    durations: Vec<i64>,
 }
 
 fn text(v: ValueRef<'_>) -> Option<&str> {
@@ -275,6 +158,11 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 }
 
 #[allow(clippy::cast_precision_loss)]
+fn ms(ns: i64) -> f64 {
+    ns as f64 / 1e6
+}
+
+#[allow(clippy::cast_precision_loss)]
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
@@ -283,143 +171,305 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
+/// Finds a row's group from its label set and dimension columns.
+struct Grouper<'a> {
+    dims: &'a [Dimension],
+    /// Per label set: the codes of the label dimensions.
+    set_codes: HashMap<i64, Vec<u32>>,
+    no_labels: Vec<u32>,
+    interners: Vec<Interner>,
+    groups: HashMap<Vec<u32>, usize, foldhash::fast::RandomState>,
+    keys: Vec<Vec<u32>>,
+    key: Vec<u32>,
+}
+
+impl Grouper<'_> {
+    /// The group of a row whose label set is at `set_col` and whose dimension columns follow
+    /// from `first_col`; `create` adds missing groups.
+    fn group(
+        &mut self,
+        row: &rusqlite::Row<'_>,
+        set_col: usize,
+        first_col: usize,
+        create: bool,
+    ) -> rusqlite::Result<Option<usize>> {
+        let codes = integer(row.get_ref(set_col)?)
+            .and_then(|s| self.set_codes.get(&s))
+            .unwrap_or(&self.no_labels);
+        let (mut li, mut ci) = (0, 0);
+        for (di, d) in self.dims.iter().enumerate() {
+            self.key[di] = if matches!(d, Dimension::Label(_)) {
+                li += 1;
+                codes[li - 1]
+            } else {
+                ci += 1;
+                text(row.get_ref(first_col + ci - 1)?).map_or(0, |s| self.interners[di].code(s))
+            };
+        }
+        if let Some(&g) = self.groups.get(self.key.as_slice()) {
+            return Ok(Some(g));
+        }
+        if !create {
+            return Ok(None);
+        }
+        self.keys.push(self.key.clone());
+        self.groups.insert(self.key.clone(), self.keys.len() - 1);
+        Ok(Some(self.keys.len() - 1))
+    }
+
+    fn labels(&self, group: usize) -> Vec<GroupLabel> {
+        self.dims
+            .iter()
+            .zip(&self.keys[group])
+            .enumerate()
+            .map(|(di, (d, &code))| GroupLabel {
+                dimension: d.name().to_owned(),
+                value: self.interners[di].value(code).map(str::to_owned),
+            })
+            .collect()
+    }
+}
+
+fn column(d: &Dimension) -> Result<Option<&'static str>> {
+    Ok(Some(match d {
+        Dimension::Agent => "r.agent",
+        Dimension::Team => "r.team",
+        Dimension::Release => "r.release",
+        Dimension::Model => "r.model",
+        Dimension::Status => "r.status",
+        Dimension::StopReason => "r.stop_reason",
+        Dimension::Label(_) => return Ok(None),
+        Dimension::Tool => {
+            return Err(StoreError::InvalidQuery(
+                "grouping by tool is not supported by the store report; use --tools for \
+                 per-tool lines"
+                    .into(),
+            ))
+        }
+    }))
+}
+
+const RUN_SCAN: &str = "r.duration_ns, r.ttft_ns, r.input_tokens, r.output_tokens, \
+    r.total_tokens, r.reasoning_tokens, r.cache_read_tokens, r.cache_write_tokens, \
+    r.cost_nanos, r.unpriced_messages, r.status, r.stop_reason, r.error_class, \
+    r.tool_call_count, r.tool_error_count, r.sla_breached, r.sla_at_risk, r.label_set";
+/// Column of `r.label_set` in [`RUN_SCAN`]; the dimension columns follow it.
+const RUN_SET_COL: usize = 17;
+
 impl Store {
     /// The dashboard report over the runs matching `query.filter`, grouped by
-    /// `query.group_by`. Percentiles are exact (see the module docs).
+    /// `query.group_by`, largest group first. Percentiles are exact (see the module docs).
+    /// `window` is set when the filter has both ends.
     ///
     /// # Errors
-    /// An SQLite error.
+    /// Grouping by `tool`, or an SQLite error.
     pub fn report(&self, query: &ReportQuery) -> Result<Report> {
-        let dims = &query.group_by;
+        let dims = query.group_by.dimensions();
+        let mut columns = Vec::new();
+        for d in dims {
+            columns.extend(column(d)?);
+        }
         let label_keys: Vec<&str> = dims
             .iter()
             .filter_map(|d| match d {
-                Dimension::Label(k) => Some(k.as_str()),
+                Dimension::Label(k) => Some(&**k),
                 _ => None,
             })
             .collect();
-        let mut interners: Vec<Interner> = dims.iter().map(|_| Interner::default()).collect();
-        // Each label set's codes in the label dimensions, loaded once (label sets are few).
-        let mut set_codes: HashMap<i64, Vec<u32>> = HashMap::new();
-        if !label_keys.is_empty() {
-            let sql = format!(
-                "SELECT set_id, key, value FROM label_values WHERE key IN ({})",
-                vec!["?"; label_keys.len()].join(", ")
-            );
-            let mut stmt = self.conn().prepare(&sql)?;
-            let mut rows = stmt.query(params_from_iter(label_keys.iter()))?;
-            while let Some(row) = rows.next()? {
-                let set: i64 = row.get(0)?;
-                let key: String = row.get(1)?;
-                let value: String = row.get(2)?;
-                let Some(li) = label_keys.iter().position(|k| *k == key) else {
-                    continue;
-                };
-                let di = dims
-                    .iter()
-                    .position(|d| matches!(d, Dimension::Label(k) if *k == key))
-                    .unwrap_or(0);
-                let code = interners[di].code(&value);
-                set_codes
-                    .entry(set)
-                    .or_insert_with(|| vec![0; label_keys.len()])[li] = code;
-            }
-        }
+        let mut g = Grouper {
+            dims,
+            set_codes: HashMap::new(),
+            no_labels: vec![0; label_keys.len()],
+            interners: dims.iter().map(|_| Interner::default()).collect(),
+            groups: HashMap::default(),
+            keys: Vec::new(),
+            key: vec![0; dims.len()],
+        };
+        self.load_label_codes(&label_keys, &mut g)?;
 
-        let columns: Vec<&str> = dims.iter().filter_map(Dimension::column).collect();
         let mut params = Vec::new();
         let conds = query.filter.conditions(&mut params);
         let source = self.scan_source(&query.filter)?;
-        let mut select = String::from(
-            "r.duration_ns, r.ttft_ns, r.total_tokens, r.cost_nanos, r.status, r.stop_reason, \
-             r.tool_call_count, r.tool_error_count, r.sla_breached, r.label_set",
+        let extra: String = columns.iter().map(|c| format!(", {c}")).collect();
+        let sql = format!(
+            "SELECT {RUN_SCAN}{extra} FROM {source}{}",
+            where_clause(&conds)
         );
-        for c in &columns {
-            select.push_str(", ");
-            select.push_str(c);
-        }
-        let sql = format!("SELECT {select} FROM {source}{}", where_clause(&conds));
         let mut stmt = self.conn().prepare(&sql)?;
-        let mut rows = stmt.query(params_from_iter(params))?;
-
-        let mut groups: HashMap<Vec<u32>, usize> = HashMap::new();
+        let mut rows = stmt.query(params_from_iter(params.iter()))?;
         let mut accs: Vec<Acc> = Vec::new();
-        let mut stop_reasons = Interner::default();
-        let mut key = vec![0u32; dims.len()];
-        let no_labels = vec![0u32; label_keys.len()];
+        let mut stop_names = Interner::default();
+        let mut class_names = Interner::default();
         while let Some(row) = rows.next()? {
-            let label_codes = integer(row.get_ref(9)?)
-                .and_then(|s| set_codes.get(&s))
-                .unwrap_or(&no_labels);
-            let (mut li, mut ci) = (0, 0);
-            for (di, d) in dims.iter().enumerate() {
-                key[di] = if matches!(d, Dimension::Label(_)) {
-                    li += 1;
-                    label_codes[li - 1]
-                } else {
-                    ci += 1;
-                    text(row.get_ref(9 + ci)?).map_or(0, |s| interners[di].code(s))
-                };
-            }
-            let gi = match groups.get(key.as_slice()) {
-                Some(&gi) => gi,
-                None => {
-                    accs.push(Acc::default());
-                    groups.insert(key.clone(), accs.len() - 1);
-                    accs.len() - 1
-                }
+            let Some(gi) = g.group(row, RUN_SET_COL, RUN_SET_COL + 1, true)? else {
+                continue;
             };
+            if accs.len() <= gi {
+                accs.resize_with(gi + 1, Acc::default);
+            }
             let acc = &mut accs[gi];
+            let int = |i: usize| row.get_ref(i).map(integer);
             acc.runs += 1;
-            acc.durations.push(integer(row.get_ref(0)?).unwrap_or(0));
-            if let Some(t) = integer(row.get_ref(1)?) {
+            acc.durations.push(int(0)?.unwrap_or(0));
+            if let Some(t) = int(1)? {
                 acc.ttfts.push(t);
             }
-            acc.tokens = acc
-                .tokens
-                .saturating_add(uint(integer(row.get_ref(2)?).unwrap_or(0)));
-            if let Some(c) = integer(row.get_ref(3)?) {
-                acc.cost = acc.cost.saturating_add(uint(c));
-                acc.priced += 1;
+            let mut usage_zero = true;
+            for (k, sum) in acc.tokens.iter_mut().enumerate() {
+                let v = uint(int(2 + k)?.unwrap_or(0));
+                usage_zero &= v == 0;
+                *sum = sum.saturating_add(v);
             }
-            if text(row.get_ref(4)?) == Some("success") {
-                acc.success += 1;
+            let cost = int(8)?.map(uint);
+            acc.cost_total = acc.cost_total.saturating_add(cost.unwrap_or(0));
+            if int(9)?.unwrap_or(0) > 0 || (cost.is_none() && !usage_zero) {
+                acc.unpriced_runs += 1;
+            } else {
+                acc.priced_runs += 1;
+                acc.priced_cost = acc.priced_cost.saturating_add(cost.unwrap_or(0));
             }
-            let sr = text(row.get_ref(5)?).map_or(0, |s| stop_reasons.code(s)) as usize;
-            if acc.stop_reasons.len() <= sr {
-                acc.stop_reasons.resize(sr + 1, 0);
+            match text(row.get_ref(10)?) {
+                Some("success") => acc.success += 1,
+                Some("cancelled") => acc.cancelled += 1,
+                _ => {
+                    acc.errors += 1;
+                    let class = text(row.get_ref(12)?).unwrap_or(UNKNOWN_ERROR_CLASS);
+                    acc.error_classes.add(class_names.code(class));
+                }
             }
-            acc.stop_reasons[sr] += 1;
-            acc.tool_calls += uint(integer(row.get_ref(6)?).unwrap_or(0));
-            acc.tool_errors += uint(integer(row.get_ref(7)?).unwrap_or(0));
-            if let Some(b) = integer(row.get_ref(8)?) {
+            acc.stop_reasons
+                .add(text(row.get_ref(11)?).map_or(0, |s| stop_names.code(s)));
+            acc.tool_calls += uint(int(13)?.unwrap_or(0));
+            acc.tool_errors += uint(int(14)?.unwrap_or(0));
+            if let Some(b) = int(15)? {
                 acc.sla_runs += 1;
                 acc.sla_breaches += u64::from(b != 0);
             }
+            acc.sla_at_risk += u64::from(int(16)?.unwrap_or(0) != 0);
         }
+        drop(rows);
+        drop(stmt);
 
-        let mut out: Vec<ReportRow> = groups
+        let tools = if query.tools {
+            self.tool_lines(&query.filter, &columns, &mut g)?
+        } else {
+            HashMap::new()
+        };
+        let mut out: Vec<ReportRow> = accs
             .into_iter()
-            .map(|(key, gi)| {
-                let acc = std::mem::take(&mut accs[gi]);
-                let group = dims
-                    .iter()
-                    .zip(&key)
-                    .enumerate()
-                    .map(|(di, (d, &code))| (d.name().to_owned(), interners[di].value(code)))
-                    .collect();
-                finish(group, acc, &stop_reasons)
+            .enumerate()
+            .map(|(gi, acc)| {
+                let mut row = finish(g.labels(gi), acc, &stop_names, &class_names);
+                if let Some(t) = tools.get(&gi) {
+                    row.tools.clone_from(t);
+                }
+                row
             })
             .collect();
         out.sort_by(|a, b| {
-            b.run_count
-                .cmp(&a.run_count)
-                .then_with(|| a.group.cmp(&b.group))
+            b.run_count.cmp(&a.run_count).then_with(|| {
+                a.group
+                    .iter()
+                    .map(|l| &l.value)
+                    .cmp(b.group.iter().map(|l| &l.value))
+            })
         });
+        let window = match (query.filter.from, query.filter.to) {
+            (Some(start), Some(end)) => Some(WindowSpan { start, end }),
+            _ => None,
+        };
         Ok(Report {
-            dimensions: dims.iter().map(|d| d.name().to_owned()).collect(),
+            group_by: dims.iter().map(|d| d.name().to_owned()).collect(),
+            window,
+            previous_window: None,
             rows: out,
+            overflow_runs: 0,
         })
+    }
+
+    /// Loads the codes of the label dimensions of every label set (label sets are few).
+    fn load_label_codes(&self, label_keys: &[&str], g: &mut Grouper<'_>) -> Result<()> {
+        if label_keys.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT set_id, key, value FROM label_values WHERE key IN ({})",
+            vec!["?"; label_keys.len()].join(", ")
+        );
+        let mut stmt = self.conn().prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(label_keys.iter()))?;
+        while let Some(row) = rows.next()? {
+            let set: i64 = row.get(0)?;
+            let key: String = row.get(1)?;
+            let value: String = row.get(2)?;
+            let Some(li) = label_keys.iter().position(|k| *k == key) else {
+                continue;
+            };
+            let Some(di) = g
+                .dims
+                .iter()
+                .position(|d| matches!(d, Dimension::Label(k) if **k == *key))
+            else {
+                continue;
+            };
+            let code = g.interners[di].code(&value);
+            let n = label_keys.len();
+            g.set_codes.entry(set).or_insert_with(|| vec![0; n])[li] = code;
+        }
+        Ok(())
+    }
+
+    /// Per-tool lines of each group: a scan of the tool calls of the matching runs.
+    fn tool_lines(
+        &self,
+        filter: &RunFilter,
+        columns: &[&str],
+        g: &mut Grouper<'_>,
+    ) -> Result<HashMap<usize, Vec<ToolRow>>> {
+        let mut params = Vec::new();
+        let conds = filter.conditions(&mut params);
+        let extra: String = columns.iter().map(|c| format!(", {c}")).collect();
+        let sql = format!(
+            "SELECT t.name, t.status, t.error_class, t.duration_ns, r.label_set{extra} \
+             FROM tool_calls t JOIN runs r ON r.id = t.run{}",
+            where_clause(&conds)
+        );
+        let mut stmt = self.conn().prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(params.iter()))?;
+        let mut names = Interner::default();
+        let mut classes = Interner::default();
+        let mut accs: HashMap<(usize, u32), ToolAcc> = HashMap::new();
+        while let Some(row) = rows.next()? {
+            let Some(gi) = g.group(row, 4, 5, false)? else {
+                continue;
+            };
+            let name = names.code(text(row.get_ref(0)?).unwrap_or(""));
+            let acc = accs.entry((gi, name)).or_default();
+            acc.calls += 1;
+            if matches!(text(row.get_ref(1)?), Some("error" | "panicked")) {
+                acc.errors += 1;
+                let class = text(row.get_ref(2)?).unwrap_or(UNKNOWN_ERROR_CLASS);
+                acc.classes.add(classes.code(class));
+            }
+            acc.durations.push(integer(row.get_ref(3)?).unwrap_or(0));
+        }
+        let mut out: HashMap<usize, Vec<ToolRow>> = HashMap::new();
+        for ((gi, name), mut acc) in accs {
+            acc.durations.sort_unstable();
+            out.entry(gi).or_default().push(ToolRow {
+                tool: names.value(name).unwrap_or("").to_owned(),
+                calls: acc.calls,
+                errors: acc.errors,
+                error_rate: ratio(acc.errors, acc.calls),
+                errors_by_class: acc.classes.to_map(&classes),
+                latency_p50_ms: percentile(&acc.durations, 0.50).map(ms),
+                latency_p95_ms: percentile(&acc.durations, 0.95).map(ms),
+            });
+        }
+        for tools in out.values_mut() {
+            tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.tool.cmp(&b.tool)));
+        }
+        Ok(out)
     }
 
     /// `runs r`, or `runs r NOT INDEXED` when the time range covers most of the table: a
@@ -450,57 +500,63 @@ impl Store {
     }
 }
 
-fn finish(group: Vec<(String, Option<String>)>, mut acc: Acc, stop: &Interner) -> ReportRow {
+fn finish(group: Vec<GroupLabel>, mut acc: Acc, stops: &Interner, classes: &Interner) -> ReportRow {
     acc.durations.sort_unstable();
     acc.ttfts.sort_unstable();
-    let p = |v: &[i64], q: f64| percentile(v, q).map(duration);
-    let mut stop_reasons: Vec<(String, u64)> = acc
-        .stop_reasons
-        .iter()
-        .enumerate()
-        .filter(|(_, &n)| n > 0)
-        .map(|(code, &n)| {
-            let name = u32::try_from(code)
-                .ok()
-                .and_then(|c| stop.value(c))
-                .unwrap_or_default();
-            (name, n)
-        })
-        .collect();
-    stop_reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let p = |v: &[i64], q: f64| percentile(v, q).map(ms);
     #[allow(clippy::cast_precision_loss)]
-    let cost_per_run =
-        (acc.priced > 0).then(|| Cost::from_nanos(acc.cost).as_f64() / acc.priced as f64);
+    let mean = |sum: u64| {
+        if acc.runs == 0 {
+            0.0
+        } else {
+            sum as f64 / acc.runs as f64
+        }
+    };
+    let stat = |i: usize| TokenStat {
+        mean: mean(acc.tokens[i]),
+        p95: None,
+    };
+    let cost_per_run = (acc.priced_runs > 0).then(|| {
+        let n = u128::from(acc.priced_runs);
+        let avg = (u128::from(acc.priced_cost) + n / 2) / n;
+        Cost::from_nanos(u64::try_from(avg).unwrap_or(u64::MAX))
+    });
     ReportRow {
         group,
         run_count: acc.runs,
         success_count: acc.success,
+        error_count: acc.errors,
+        cancelled_count: acc.cancelled,
         success_rate: ratio(acc.success, acc.runs),
-        latency_p50: p(&acc.durations, 0.50).unwrap_or_default(),
-        latency_p95: p(&acc.durations, 0.95).unwrap_or_default(),
-        latency_p99: p(&acc.durations, 0.99).unwrap_or_default(),
-        latency_max: acc
-            .durations
-            .last()
-            .copied()
-            .map(duration)
-            .unwrap_or_default(),
-        ttft_p50: p(&acc.ttfts, 0.50),
-        ttft_p95: p(&acc.ttfts, 0.95),
-        tokens_total: acc.tokens,
-        tokens_per_run: ratio(acc.tokens, acc.runs),
-        cost_total: Cost::from_nanos(acc.cost),
-        priced_runs: acc.priced,
-        unpriced_runs: acc.runs - acc.priced,
+        errors_by_class: acc.error_classes.to_map(classes),
+        latency_p50_ms: p(&acc.durations, 0.50),
+        latency_p95_ms: p(&acc.durations, 0.95),
+        latency_p99_ms: p(&acc.durations, 0.99),
+        latency_max_ms: acc.durations.last().copied().map(ms),
+        ttft_p50_ms: p(&acc.ttfts, 0.50),
+        ttft_p95_ms: p(&acc.ttfts, 0.95),
+        tokens_per_run: TokensPerRun {
+            input: stat(0),
+            output: stat(1),
+            total: stat(2),
+            reasoning: stat(3),
+            cache_read: stat(4),
+            cache_write: stat(5),
+        },
+        cost_total: Cost::from_nanos(acc.cost_total),
         cost_per_run,
+        priced_runs: acc.priced_runs,
+        unpriced_runs: acc.unpriced_runs,
         tool_calls: acc.tool_calls,
-        tool_errors: acc.tool_errors,
         tool_calls_per_run: ratio(acc.tool_calls, acc.runs),
         tool_error_rate: (acc.tool_calls > 0).then(|| ratio(acc.tool_errors, acc.tool_calls)),
-        stop_reasons,
+        tools: Vec::new(),
+        stop_reasons: acc.stop_reasons.to_map(stops),
         sla_runs: acc.sla_runs,
         sla_breaches: acc.sla_breaches,
+        sla_at_risk: acc.sla_at_risk,
         sla_breach_rate: (acc.sla_runs > 0).then(|| ratio(acc.sla_breaches, acc.sla_runs)),
+        trend: None,
     }
 }
 
@@ -520,20 +576,26 @@ mod tests {
     }
 
     #[test]
-    fn dimensions_parse_and_reject_bad_names() {
-        assert_eq!(
-            Dimension::parse_list("customer_tier, priority").unwrap(),
-            vec![
-                Dimension::Label("customer_tier".into()),
-                Dimension::Label("priority".into())
-            ]
-        );
-        assert_eq!(
-            Dimension::parse_list("agent").unwrap(),
-            vec![Dimension::Agent]
-        );
-        assert!(Dimension::parse_list("agent,agent").is_err());
-        assert!(Dimension::parse("x' OR 1=1 --").is_err());
-        assert!(Dimension::parse("tool").is_err());
+    fn counts_keep_the_largest_names_and_fold_the_rest() {
+        let mut names = Interner::default();
+        let mut c = Counts::default();
+        for i in 0..40 {
+            let code = names.code(&format!("class{i:02}"));
+            for _ in 0..=i {
+                c.add(code);
+            }
+        }
+        let map = c.to_map(&names);
+        assert_eq!(map.len(), MAX_DISTINCT);
+        assert_eq!(map.get("class39"), Some(&40));
+        assert!(map.get(OTHER).is_some_and(|n| *n > 0));
+        assert_eq!(map.values().sum::<u64>(), (1..=40u64).sum::<u64>());
+    }
+
+    #[test]
+    fn tool_and_unknown_dimensions_are_refused() {
+        assert!(column(&Dimension::Tool).is_err());
+        assert_eq!(column(&Dimension::Agent).unwrap(), Some("r.agent"));
+        assert_eq!(column(&Dimension::Label("priority".into())).unwrap(), None);
     }
 }

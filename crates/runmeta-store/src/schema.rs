@@ -68,6 +68,7 @@ CREATE TABLE runs (
     tool_call_count     INTEGER NOT NULL,
     tool_error_count    INTEGER NOT NULL,
     sla_breached        INTEGER,
+    sla_at_risk         INTEGER NOT NULL,
     label_set           INTEGER REFERENCES label_sets(id),
     meta_schema         TEXT,
     meta_version        INTEGER,

@@ -41,11 +41,11 @@ const INSERT_RUN: &str = "INSERT INTO runs (
     input_tokens, output_tokens, total_tokens, reasoning_tokens, cache_read_tokens,
     cache_write_tokens, audio_input_tokens, audio_output_tokens, audio_total_tokens,
     cost_nanos, children_tokens, children_cost_nanos, child_runs, unpriced_messages,
-    message_count, tool_call_count, tool_error_count, sla_breached, label_set,
+    message_count, tool_call_count, tool_error_count, sla_breached, sla_at_risk, label_set,
     meta_schema, meta_version, meta_valid, metadata, extra)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
     ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37,
-    ?38, ?39)
+    ?38, ?39, ?40)
 ON CONFLICT (run_id) DO NOTHING";
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages (
@@ -214,6 +214,7 @@ fn bind_run(b: &mut Binder<'_, '_>, run: &EncodedRun, label_set: Option<i64>) ->
     b.bind(int(run.tool_calls.len() as u64))?;
     b.bind(run.tool_errors)?;
     b.bind(run.sla_breached)?;
+    b.bind(run.sla_at_risk)?;
     b.bind(label_set)?;
     b.bind(run.meta_schema.as_deref())?;
     b.bind(run.meta_version)?;

@@ -48,7 +48,7 @@ fn runs_before(store: &Store, end: i64) -> u64 {
     store
         .report(&ReportQuery {
             filter: RunFilter::between(at_secs(0), at_secs(end)),
-            group_by: vec![],
+            ..ReportQuery::default()
         })
         .unwrap()
         .rows

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{at_secs, metadata, simple_run};
 use runmeta_core::metrics::{ToolCallMetrics, ToolStatus};
 use runmeta_core::run::RunStatus;
-use runmeta_store::{Dimension, ReportQuery, RunFilter, Store};
+use runmeta_store::{Dimension, GroupBy, ReportQuery, RunFilter, Store};
 
 fn store_with(runs: &[runmeta_core::run::RunRecord]) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -45,39 +45,54 @@ fn percentiles_are_exact_and_rates_add_up() {
     assert_eq!(report.rows.len(), 1);
     let row = &report.rows[0];
     assert_eq!(row.run_count, 100);
-    assert_eq!(row.latency_p50, Duration::from_millis(50));
-    assert_eq!(row.latency_p95, Duration::from_millis(95));
-    assert_eq!(row.latency_p99, Duration::from_millis(99));
-    assert_eq!(row.latency_max, Duration::from_millis(100));
-    assert_eq!(row.ttft_p50, Some(Duration::from_millis(12))); // ttft = duration / 4, in whole ms
+    assert_eq!(row.latency_p50_ms, Some(50.0));
+    assert_eq!(row.latency_p95_ms, Some(95.0));
+    assert_eq!(row.latency_p99_ms, Some(99.0));
+    assert_eq!(row.latency_max_ms, Some(100.0));
+    assert_eq!(row.ttft_p50_ms, Some(12.0)); // ttft = duration / 4, in whole ms
+    assert_eq!((row.success_count, row.error_count), (90, 10));
     assert!((row.success_rate - 0.9).abs() < 1e-12);
-    assert_eq!(row.tokens_total, 12_000);
-    assert!((row.tokens_per_run - 120.0).abs() < 1e-12);
+    assert_eq!(row.errors_by_class.get("unknown"), Some(&10));
+    assert!((row.tokens_per_run.total.mean - 120.0).abs() < 1e-12);
+    assert!((row.tokens_per_run.input.mean - 100.0).abs() < 1e-12);
     assert_eq!((row.priced_runs, row.unpriced_runs), (75, 25));
     assert_eq!(row.cost_total.as_nanos(), 75_000);
-    assert!((row.cost_per_run.unwrap() - 1e-6).abs() < 1e-15);
-    assert_eq!((row.tool_calls, row.tool_errors), (110, 10));
+    assert_eq!(row.cost_per_run.unwrap().as_nanos(), 1_000);
+    assert_eq!(row.tool_calls, 110);
     assert!((row.tool_calls_per_run - 1.1).abs() < 1e-12);
     assert!((row.tool_error_rate.unwrap() - 10.0 / 110.0).abs() < 1e-12);
-    assert_eq!(
-        row.stop_reasons,
-        vec![("completed".to_owned(), 90), ("tool_error".to_owned(), 10)]
-    );
+    assert_eq!(row.stop_reasons.get("completed"), Some(&90));
+    assert_eq!(row.stop_reasons.get("tool_error"), Some(&10));
     assert_eq!(row.sla_runs, 0);
     assert_eq!(row.sla_breach_rate, None);
+    assert!(row.tools.is_empty());
+
+    let with_tools = store
+        .report(&ReportQuery {
+            tools: true,
+            ..ReportQuery::default()
+        })
+        .unwrap();
+    let tools = &with_tools.rows[0].tools;
+    assert_eq!(tools.len(), 2);
+    assert_eq!(
+        (tools[0].tool.as_str(), tools[0].calls),
+        ("search_docs", 100)
+    );
+    assert_eq!(
+        (tools[1].tool.as_str(), tools[1].errors),
+        ("create_ticket", 10)
+    );
+    assert_eq!(tools[1].errors_by_class.get("Timeout"), Some(&10));
+    assert_eq!(tools[0].latency_p95_ms, Some(5.0));
 }
 
 #[test]
 fn groups_by_two_labels_and_by_agent() {
     let mut runs = Vec::new();
-    for (i, (p, t)) in [
-        ("high", "pro"),
-        ("high", "pro"),
-        ("low", "pro"),
-        ("low", "free"),
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, (p, t)) in [("high", "pro"), ("high", "pro"), ("low", "pro"), ("low", "free")]
+        .into_iter()
+        .enumerate()
     {
         let mut r = simple_run(if i == 0 { "a" } else { "b" }, at_secs(i as i64), 10);
         r.metadata = Some(metadata(p, t, None));
@@ -89,41 +104,33 @@ fn groups_by_two_labels_and_by_agent() {
     let (_dir, store) = store_with(&runs);
     let report = store
         .report(&ReportQuery {
-            filter: RunFilter::default(),
-            group_by: Dimension::parse_list("customer_tier,priority").unwrap(),
+            group_by: GroupBy::parse("customer_tier,priority").unwrap(),
+            ..ReportQuery::default()
         })
         .unwrap();
-    assert_eq!(report.dimensions, vec!["customer_tier", "priority"]);
+    assert_eq!(report.group_by, vec!["customer_tier", "priority"]);
     assert_eq!(report.rows.len(), 4);
     assert_eq!(report.rows[0].run_count, 2); // largest first
-    assert_eq!(
-        report.row(&[Some("pro"), Some("high")]).unwrap().run_count,
-        2
-    );
-    assert_eq!(
-        report.row(&[Some("free"), Some("low")]).unwrap().run_count,
-        1
-    );
-    assert_eq!(report.row(&[None, None]).unwrap().run_count, 1);
+    let count = |r: &runmeta_store::Report, l: &[(&str, &str)]| r.row(l).unwrap().run_count;
+    assert_eq!(count(&report, &[("customer_tier", "pro"), ("priority", "high")]), 2);
+    assert_eq!(count(&report, &[("customer_tier", "free"), ("priority", "low")]), 1);
+    let unlabeled = report
+        .rows
+        .iter()
+        .find(|r| r.group.iter().all(|l| l.value.is_none()))
+        .unwrap();
+    assert_eq!(unlabeled.run_count, 1);
 
     let by_agent = store
         .report(&ReportQuery {
-            filter: RunFilter::default(),
-            group_by: vec![Dimension::Agent, Dimension::Label("priority".into())],
+            group_by: GroupBy::new([Dimension::Agent, Dimension::Label("priority".into())])
+                .unwrap(),
+            ..ReportQuery::default()
         })
         .unwrap();
-    assert_eq!(
-        by_agent.row(&[Some("a"), Some("high")]).unwrap().run_count,
-        1
-    );
-    assert_eq!(
-        by_agent.row(&[Some("b"), Some("high")]).unwrap().run_count,
-        1
-    );
-    assert_eq!(
-        by_agent.row(&[Some("b"), Some("low")]).unwrap().run_count,
-        2
-    );
+    assert_eq!(count(&by_agent, &[("agent", "a"), ("priority", "high")]), 1);
+    assert_eq!(count(&by_agent, &[("agent", "b"), ("priority", "high")]), 1);
+    assert_eq!(count(&by_agent, &[("agent", "b"), ("priority", "low")]), 2);
 
     let filtered = store
         .report(&ReportQuery {
@@ -131,15 +138,18 @@ fn groups_by_two_labels_and_by_agent() {
                 labels: vec![("priority".into(), "low".into())],
                 ..RunFilter::default()
             },
-            group_by: vec![Dimension::Model],
+            group_by: GroupBy::new([Dimension::Model]).unwrap(),
+            tools: false,
         })
         .unwrap();
     assert_eq!(filtered.rows.len(), 1);
     assert_eq!(filtered.rows[0].run_count, 2);
-    assert_eq!(
-        filtered.rows[0].group[0].1.as_deref(),
-        Some("openai/gpt-4o-mini")
-    );
+    assert_eq!(filtered.rows[0].label("model"), Some("openai/gpt-4o-mini"));
+    let tool = store.report(&ReportQuery {
+        group_by: GroupBy::parse("tool").unwrap(),
+        ..ReportQuery::default()
+    });
+    assert!(tool.is_err());
 }
 
 #[test]
@@ -171,19 +181,21 @@ fn trends_compare_with_the_previous_window() {
         runs.push(r);
     }
     let (_dir, store) = store_with(&runs);
-    let trend = store
+    let report = store
         .report_with_trend(&ReportQuery {
             filter: RunFilter::between(at_secs(100), at_secs(200)),
-            group_by: vec![],
+            ..ReportQuery::default()
         })
         .unwrap();
-    assert_eq!(trend.previous_from, at_secs(0));
-    let row = &trend.rows[0];
-    assert_eq!(row.current.run_count, 20);
-    assert_eq!(row.previous.as_ref().unwrap().run_count, 10);
-    assert!((row.run_count_change.unwrap() - 1.0).abs() < 1e-12);
-    assert!((row.latency_p95_change.unwrap() - 0.38).abs() < 1e-9);
-    assert!((row.success_rate_change_pp.unwrap() + 10.0).abs() < 1e-9);
+    assert_eq!(report.previous_window.unwrap().start, at_secs(0));
+    assert_eq!(report.window.unwrap().end, at_secs(200));
+    let row = &report.rows[0];
+    assert_eq!(row.run_count, 20);
+    let trend = row.trend.unwrap();
+    assert_eq!(trend.previous_run_count, 10);
+    assert!((trend.run_count_change.unwrap() - 1.0).abs() < 1e-12);
+    assert!((trend.latency_p95_change.unwrap() - 0.38).abs() < 1e-9);
+    assert!((trend.success_rate_change_pp.unwrap() + 10.0).abs() < 1e-9);
 
     let err = store
         .report_with_trend(&ReportQuery::default())
@@ -197,7 +209,8 @@ fn an_empty_window_gives_no_rows() {
     let report = store
         .report(&ReportQuery {
             filter: RunFilter::between(at_secs(100), at_secs(200)),
-            group_by: Dimension::parse_list("agent").unwrap(),
+            group_by: GroupBy::parse("agent").unwrap(),
+            tools: false,
         })
         .unwrap();
     assert!(report.rows.is_empty());
