@@ -90,9 +90,14 @@ fn percentiles_are_exact_and_rates_add_up() {
 #[test]
 fn groups_by_two_labels_and_by_agent() {
     let mut runs = Vec::new();
-    for (i, (p, t)) in [("high", "pro"), ("high", "pro"), ("low", "pro"), ("low", "free")]
-        .into_iter()
-        .enumerate()
+    for (i, (p, t)) in [
+        ("high", "pro"),
+        ("high", "pro"),
+        ("low", "pro"),
+        ("low", "free"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut r = simple_run(if i == 0 { "a" } else { "b" }, at_secs(i as i64), 10);
         r.metadata = Some(metadata(p, t, None));
@@ -112,8 +117,14 @@ fn groups_by_two_labels_and_by_agent() {
     assert_eq!(report.rows.len(), 4);
     assert_eq!(report.rows[0].run_count, 2); // largest first
     let count = |r: &runmeta_store::Report, l: &[(&str, &str)]| r.row(l).unwrap().run_count;
-    assert_eq!(count(&report, &[("customer_tier", "pro"), ("priority", "high")]), 2);
-    assert_eq!(count(&report, &[("customer_tier", "free"), ("priority", "low")]), 1);
+    assert_eq!(
+        count(&report, &[("customer_tier", "pro"), ("priority", "high")]),
+        2
+    );
+    assert_eq!(
+        count(&report, &[("customer_tier", "free"), ("priority", "low")]),
+        1
+    );
     let unlabeled = report
         .rows
         .iter()
