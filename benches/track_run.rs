@@ -17,9 +17,13 @@
 //! - `async_call/*`: a ready future on a current-thread tokio runtime, `block_on` per
 //!   iteration: bare, `#[track_run]`, `#[tracing::instrument]`.
 //! - `steps/*`: the sub-steps a tracked call performs, each alone, to show where the time goes.
+//!
+//! `RUNMETA_BENCH_SINK=count cargo bench --bench track_run` installs a sink that only counts
+//! runs instead of the `InMemorySink`: the difference is what the in-memory copy costs in situ.
 #![allow(missing_docs)]
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -30,12 +34,29 @@ use runmeta::run::{RunId, RunRecord, Sink};
 const SINK_CAPACITY: usize = 64;
 
 static SINK: OnceLock<Arc<InMemorySink>> = OnceLock::new();
+static COUNTED: AtomicU64 = AtomicU64::new(0);
+
+/// A sink that keeps nothing: it counts the runs it receives.
+struct CountingSink;
+
+impl Sink for CountingSink {
+    fn record(&self, _run: &RunRecord) {
+        COUNTED.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 fn main() {
     let sink = Arc::new(InMemorySink::new(SINK_CAPACITY));
     SINK.set(Arc::clone(&sink)).expect("set once");
-    Collector::builder()
-        .sink(sink)
+    let counting = std::env::var("RUNMETA_BENCH_SINK").is_ok_and(|v| v == "count");
+    let collector = if counting {
+        println!("sink: CountingSink (keeps nothing)");
+        Collector::builder().sink(CountingSink)
+    } else {
+        println!("sink: InMemorySink::new({SINK_CAPACITY})");
+        Collector::builder().sink(sink)
+    };
+    collector
         .build()
         .install()
         .expect("one collector per bench process");
@@ -46,14 +67,18 @@ fn main() {
     // The tracked fn records its runs with the metadata's labels.
     let meta = meta();
     assert_eq!(tracked(&meta, 1), 2);
-    let last = SINK
-        .get()
-        .unwrap()
-        .records()
-        .pop()
-        .expect("a run was recorded");
-    assert_eq!(last.label("priority"), Some("high"));
-    assert_eq!(last.label("channel"), Some("chat"));
+    if counting {
+        assert_eq!(COUNTED.load(Ordering::Relaxed), 1, "a run was recorded");
+    } else {
+        let last = SINK
+            .get()
+            .unwrap()
+            .records()
+            .pop()
+            .expect("a run was recorded");
+        assert_eq!(last.label("priority"), Some("high"));
+        assert_eq!(last.label("channel"), Some("chat"));
+    }
     // `#[autometrics]` records into its prometheus-client registry.
     assert_eq!(with_autometrics(&meta, 1), 2);
     let mut text = String::new();
@@ -331,27 +356,27 @@ mod steps {
         b.bench_local(|| black_box(&meta).validate().is_ok());
     }
 
-    /// `Arc::new(meta.clone())`, dropped: the type-erased copy the record holds.
+    /// `Arc::new(meta.clone())` (divan drops outputs outside the timing): the type-erased copy the record holds.
     #[divan::bench]
     fn metadata_clone_into_arc(b: Bencher<'_, '_>) {
         let meta = meta();
         b.bench_local(|| Arc::new(black_box(&meta).clone()));
     }
 
-    /// `metadata_record()`, dropped: validate + clone into `Arc`, what `metadata = meta` does.
+    /// `metadata_record()`: validate + clone into `Arc`, what `metadata = meta` does.
     #[divan::bench]
     fn metadata_record(b: Bencher<'_, '_>) {
         let meta = meta();
         b.bench_local(|| black_box(&meta).metadata_record());
     }
 
-    /// `RunRecord::new` (with its `RunId::new`) and `Timestamp::now()`, dropped.
+    /// `RunRecord::new` (with its `RunId::new`) and `Timestamp::now()`.
     #[divan::bench]
     fn run_record_new() -> RunRecord {
         RunRecord::new(Cow::Borrowed("bench"), jiff::Timestamp::now())
     }
 
-    /// `RunRecord::clone` of a record with metadata, dropped: what `InMemorySink` copies.
+    /// `RunRecord::clone` of a record with metadata: what `InMemorySink` copies.
     #[divan::bench]
     fn run_record_clone(b: Bencher<'_, '_>) {
         let record = record();
@@ -374,6 +399,20 @@ mod steps {
             .build();
         let record = record();
         b.bench_local(|| collector.deliver(black_box(&record)));
+    }
+
+    /// Dropping a record that owns the last reference to its metadata (what the sink does
+    /// with the record it evicts).
+    #[divan::bench]
+    fn run_record_drop(b: Bencher<'_, '_>) {
+        b.with_inputs(record).bench_local_values(drop::<RunRecord>);
+    }
+
+    /// Dropping a record without metadata (its empty `Vec`s and JSON maps).
+    #[divan::bench]
+    fn run_record_drop_empty(b: Bencher<'_, '_>) {
+        b.with_inputs(|| RunRecord::new(Cow::Borrowed("bench"), jiff::Timestamp::UNIX_EPOCH))
+            .bench_local_values(drop::<RunRecord>);
     }
 
     /// Moving a `RunRecord` by value (memcpy of the struct), as start → stack → finish do.
