@@ -38,8 +38,11 @@ pub struct RunArgs {
     pub model: Option<Cow<'static, str>>,
 }
 
-/// The state of a run in progress.
-pub(crate) struct ActiveRun {
+/// A run in progress. Boxed: it moves between the tracked call and this thread's stack
+/// around every poll, and moving a pointer is cheaper than moving the record.
+pub(crate) struct ActiveRun(Box<RunState>);
+
+pub(crate) struct RunState {
     collector: &'static Collector,
     pub(crate) record: RunRecord,
     start: Instant,
@@ -47,6 +50,19 @@ pub(crate) struct ActiveRun {
     stop_reason: Option<Cow<'static, str>>,
     #[cfg(feature = "tracing")]
     pub(crate) span: tracing::Span,
+}
+
+impl std::ops::Deref for ActiveRun {
+    type Target = RunState;
+    fn deref(&self) -> &RunState {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ActiveRun {
+    fn deref_mut(&mut self) -> &mut RunState {
+        &mut self.0
+    }
 }
 
 thread_local! {
@@ -71,7 +87,10 @@ impl ActiveRun {
     /// load and a branch).
     pub(crate) fn start(spec: &RunSpec, args: RunArgs) -> Option<ActiveRun> {
         let collector = collector::global()?;
-        let mut record = RunRecord::new(Cow::Borrowed(spec.agent), Timestamp::now());
+        // One wall-clock read gives both the id's time and the start time.
+        let now = std::time::SystemTime::now();
+        let started_at = Timestamp::try_from(now).unwrap_or(Timestamp::UNIX_EPOCH);
+        let mut record = RunRecord::with_id(RunId::at(now), Cow::Borrowed(spec.agent), started_at);
         record.team = spec.team.map(Cow::Borrowed);
         record.release.clone_from(&collector.release);
         record.session_id = args.session;
@@ -92,7 +111,7 @@ impl ActiveRun {
         });
         #[cfg(feature = "tracing")]
         let span = super::spans::run_span(&record);
-        Some(ActiveRun {
+        Some(ActiveRun(Box::new(RunState {
             collector,
             record,
             start: Instant::now(),
@@ -100,7 +119,7 @@ impl ActiveRun {
             stop_reason: None,
             #[cfg(feature = "tracing")]
             span,
-        })
+        })))
     }
 
     /// Pushes the run on this thread's stack while `f` runs, then takes it back. The run is
@@ -125,7 +144,7 @@ impl ActiveRun {
     /// Ends the run and hands its record to the collector. If this run ran inside another on
     /// this thread, its totals are added to that parent's children totals.
     pub(crate) fn finish(self, outcome: Outcome) {
-        let ActiveRun {
+        let RunState {
             collector,
             mut record,
             start,
@@ -133,7 +152,7 @@ impl ActiveRun {
             stop_reason,
             #[cfg(feature = "tracing")]
             span,
-        } = self;
+        } = *self.0;
         record.duration = start.elapsed();
         record.status = outcome.status;
         record.error_class = outcome.error_class;
@@ -161,7 +180,7 @@ impl ActiveRun {
                 parent.record.child_runs = parent.record.child_runs.saturating_add(1);
             }
         });
-        collector.deliver(&record);
+        collector.deliver_owned(record);
     }
 }
 

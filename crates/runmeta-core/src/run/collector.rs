@@ -27,6 +27,8 @@ pub struct Collector {
     pub(crate) release: Option<Arc<str>>,
     sinks: Vec<Box<dyn Sink>>,
     enrichers: Vec<Enricher>,
+    /// Some sink keeps records: hand records over behind an `Arc`.
+    shared: bool,
     sink_panics: AtomicU64,
     runs: AtomicU64,
 }
@@ -79,6 +81,7 @@ impl CollectorBuilder {
     pub fn build(self) -> Collector {
         Collector {
             release: self.release,
+            shared: self.sinks.iter().any(|s| s.keeps_records()),
             sinks: self.sinks,
             enrichers: self.enrichers,
             sink_panics: AtomicU64::new(0),
@@ -130,6 +133,26 @@ impl Collector {
     pub(crate) fn enrich(&self, record: &mut RunRecord) {
         for enrich in &self.enrichers {
             if catch_unwind(AssertUnwindSafe(|| enrich(record))).is_err() {
+                self.sink_panics.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Hands a finished run to every sink.
+    pub(crate) fn deliver_owned(&self, record: RunRecord) {
+        if !self.shared {
+            self.deliver(&record);
+            return;
+        }
+        let record = Arc::new(record);
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        for sink in &self.sinks {
+            let delivered = if sink.keeps_records() {
+                catch_unwind(AssertUnwindSafe(|| sink.record_shared(&record)))
+            } else {
+                catch_unwind(AssertUnwindSafe(|| sink.record(&record)))
+            };
+            if delivered.is_err() {
                 self.sink_panics.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{RunId, RunRecord, Sink};
 use crate::metrics::{SessionMetrics, TeamMetrics};
@@ -22,7 +22,7 @@ use crate::metrics::{SessionMetrics, TeamMetrics};
 #[derive(Debug)]
 pub struct InMemorySink {
     capacity: usize,
-    records: Mutex<VecDeque<RunRecord>>,
+    records: Mutex<VecDeque<Arc<RunRecord>>>,
     evicted: AtomicU64,
 }
 
@@ -37,7 +37,7 @@ impl InMemorySink {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<RunRecord>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<RunRecord>>> {
         // A panic while holding the lock cannot leave the queue half-updated (push/pop are
         // atomic for our purposes), so a poisoned lock is safe to use.
         self.records
@@ -48,25 +48,42 @@ impl InMemorySink {
     /// A copy of the kept runs, oldest first.
     #[must_use]
     pub fn records(&self) -> Vec<RunRecord> {
+        self.lock().iter().map(|r| RunRecord::clone(r)).collect()
+    }
+
+    /// The kept runs, oldest first, shared rather than copied.
+    #[must_use]
+    pub fn shared_records(&self) -> Vec<Arc<RunRecord>> {
         self.lock().iter().cloned().collect()
     }
 
     /// Removes and returns the kept runs.
     #[must_use]
     pub fn take(&self) -> Vec<RunRecord> {
-        self.lock().drain(..).collect()
+        let taken: Vec<_> = self.lock().drain(..).collect();
+        taken
+            .into_iter()
+            .map(|r| Arc::try_unwrap(r).unwrap_or_else(|shared| RunRecord::clone(&shared)))
+            .collect()
     }
 
     /// The kept runs that match `f`.
     #[must_use]
     pub fn filter(&self, f: impl Fn(&RunRecord) -> bool) -> Vec<RunRecord> {
-        self.lock().iter().filter(|r| f(r)).cloned().collect()
+        self.lock()
+            .iter()
+            .filter(|r| f(r))
+            .map(|r| RunRecord::clone(r))
+            .collect()
     }
 
     /// The run with this id, if kept.
     #[must_use]
     pub fn get(&self, run_id: RunId) -> Option<RunRecord> {
-        self.lock().iter().find(|r| r.run_id == run_id).cloned()
+        self.lock()
+            .iter()
+            .find(|r| r.run_id == run_id)
+            .map(|r| RunRecord::clone(r))
     }
 
     /// Runs evicted to respect the capacity.
@@ -91,18 +108,39 @@ impl InMemorySink {
     }
 }
 
+impl InMemorySink {
+    fn keep(&self, run: Arc<RunRecord>) {
+        let evicted = {
+            let mut records = self.lock();
+            if self.capacity == 0 {
+                Some(run)
+            } else {
+                let evicted = if records.len() >= self.capacity {
+                    records.pop_front()
+                } else {
+                    None
+                };
+                records.push_back(run);
+                evicted
+            }
+        };
+        // The evicted record is dropped after the lock is released.
+        if evicted.is_some() {
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Sink for InMemorySink {
     fn record(&self, run: &RunRecord) {
-        let run = run.clone();
-        let mut records = self.lock();
-        if self.capacity == 0 {
-            self.evicted.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        if records.len() >= self.capacity {
-            records.pop_front();
-            self.evicted.fetch_add(1, Ordering::Relaxed);
-        }
-        records.push_back(run);
+        self.keep(Arc::new(run.clone()));
+    }
+
+    fn record_shared(&self, run: &Arc<RunRecord>) {
+        self.keep(Arc::clone(run));
+    }
+
+    fn keeps_records(&self) -> bool {
+        true
     }
 }

@@ -21,12 +21,22 @@ impl RunId {
     /// A new id for a run starting now.
     #[must_use]
     pub fn new() -> Self {
+        RunId::at(std::time::SystemTime::now())
+    }
+
+    /// A new id for a run that started at `time`.
+    #[must_use]
+    pub fn at(time: std::time::SystemTime) -> Self {
         // `NoContext`: no process-wide counter (and no lock) on the hot path; ids are
         // ordered by millisecond, random within one.
-        let now = std::time::SystemTime::now()
+        let since_epoch = time
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, now.as_secs(), now.subsec_nanos());
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            since_epoch.as_secs(),
+            since_epoch.subsec_nanos(),
+        );
         RunId(uuid::Uuid::new_v7(ts))
     }
 }
@@ -190,8 +200,18 @@ impl RunRecord {
     /// built by hand (tests, imports).
     #[must_use]
     pub fn new(agent: impl Into<Cow<'static, str>>, started_at: Timestamp) -> Self {
+        RunRecord::with_id(RunId::new(), agent, started_at)
+    }
+
+    /// A record with the given id and identity and everything else empty.
+    #[must_use]
+    pub fn with_id(
+        run_id: RunId,
+        agent: impl Into<Cow<'static, str>>,
+        started_at: Timestamp,
+    ) -> Self {
         RunRecord {
-            run_id: RunId::new(),
+            run_id,
             parent_run_id: None,
             session_id: None,
             agent: agent.into(),

@@ -11,6 +11,18 @@ pub trait Sink: Send + Sync + 'static {
     /// Receives one finished run.
     fn record(&self, run: &RunRecord);
 
+    /// Receives one finished run that the sink may keep without copying it. Called instead of
+    /// [`Sink::record`] when [`Sink::keeps_records`] is true.
+    fn record_shared(&self, run: &std::sync::Arc<RunRecord>) {
+        self.record(run);
+    }
+
+    /// True for a sink that keeps records (the collector then hands it an `Arc` rather than
+    /// a reference it would have to clone). Read once, when the collector is built.
+    fn keeps_records(&self) -> bool {
+        false
+    }
+
     /// Writes out whatever the sink buffers. Called by `Collector::flush` and at shutdown.
     fn flush(&self) {}
 }
@@ -18,6 +30,12 @@ pub trait Sink: Send + Sync + 'static {
 impl<S: Sink + ?Sized> Sink for std::sync::Arc<S> {
     fn record(&self, run: &RunRecord) {
         (**self).record(run);
+    }
+    fn record_shared(&self, run: &std::sync::Arc<RunRecord>) {
+        (**self).record_shared(run);
+    }
+    fn keeps_records(&self) -> bool {
+        (**self).keeps_records()
     }
     fn flush(&self) {
         (**self).flush();
