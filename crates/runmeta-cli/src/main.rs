@@ -1,0 +1,69 @@
+//! `runmeta`: reports, run listings, import/export and checks over a runmeta SQLite store.
+//!
+//! Exit codes: 0 success, 1 runtime error (one `error: ...` line on stderr), 2 usage error.
+
+mod agno;
+mod cli;
+mod io_cmd;
+mod output;
+mod report_cmd;
+mod runs_cmd;
+mod time;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, PricingCommand};
+use output::Out;
+
+/// A runtime failure: printed as `error: {0}`, exit code 1.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+/// The result of a command.
+pub type CmdResult = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` print to stdout and succeed; usage errors exit 2.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let out = Out::new(cli.quiet, cli.color);
+    let result = run(cli.command, &out);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            out.error(&message);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command, out: &Out) -> CmdResult {
+    match command {
+        Command::Report(a) => report_cmd::report(&a, out),
+        Command::Runs(a) => runs_cmd::runs(&a, out),
+        Command::Show(a) => runs_cmd::show(&a, out),
+        Command::Sessions(a) => runs_cmd::sessions(&a, out),
+        Command::Teams(a) => runs_cmd::teams(&a, out),
+        Command::Export(a) => io_cmd::export(&a, out),
+        Command::Import(a) => io_cmd::import(&a, out),
+        Command::Validate(a) => validate::validate(&a, out),
+        Command::Pricing {
+            command: PricingCommand::Check(a),
+        } => validate::pricing_check(&a, out),
+    }
+}
