@@ -2,6 +2,7 @@
 //! inside it, the collector that sinks receive records from, and the built-in sinks.
 
 mod active;
+mod calls;
 mod collector;
 mod json;
 mod memory;
@@ -14,9 +15,10 @@ mod spans;
 mod tracked;
 
 pub use active::{
-    add_metric, current_run, first_token, record_message, record_usage, set_stop_reason, tool,
-    tool_async, CurrentRun, ModelCall, RunArgs, RunSpec, ToolResult,
+    add_metric, current_run, first_token, record_message, record_usage, set_stop_reason,
+    CurrentRun, RunArgs, RunSpec,
 };
+pub use calls::{tool, tool_async, ModelCall, ToolResult};
 pub use collector::{flush, AlreadyInstalled, Collector, CollectorBuilder};
 pub use json::RecordJsonError;
 pub use memory::InMemorySink;
