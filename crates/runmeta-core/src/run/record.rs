@@ -27,18 +27,39 @@ impl RunId {
     /// A new id for a run that started at `time`.
     #[must_use]
     pub fn at(time: std::time::SystemTime) -> Self {
-        // `NoContext`: no process-wide counter (and no lock) on the hot path; ids are
-        // ordered by millisecond, random within one.
-        let since_epoch = time
+        let millis = time
             .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let ts = uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            since_epoch.as_secs(),
-            since_epoch.subsec_nanos(),
-        );
-        RunId(uuid::Uuid::new_v7(ts))
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        RunId(uuid::Builder::from_unix_timestamp_millis(millis, &random_bits()).into_uuid())
     }
+}
+
+/// 80 random bits for a UUIDv7, from a per-thread SplitMix64 stream seeded once from the
+/// process's random hasher keys: no lock, no system call, no shared counter on the hot path.
+/// Ids are ordered by millisecond and unique with overwhelming probability within one.
+fn random_bits() -> [u8; 10] {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u64(std::process::id().into());
+            hasher.finish()
+        });
+    }
+    fn split_mix(state: &Cell<u64>) -> u64 {
+        let next = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state.set(next);
+        let mut z = next;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    let (a, b) = STATE.with(|s| (split_mix(s), split_mix(s)));
+    let mut bytes = [0u8; 10];
+    bytes[..8].copy_from_slice(&a.to_le_bytes());
+    bytes[8..].copy_from_slice(&b.to_le_bytes()[..2]);
+    bytes
 }
 
 impl Default for RunId {
@@ -253,5 +274,42 @@ impl RunRecord {
     #[must_use]
     pub fn label(&self, key: &str) -> Option<&str> {
         self.metadata.as_ref().and_then(|m| m.value.label(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn run_ids_are_unique_across_threads() {
+        let ids: Vec<RunId> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..50_000).map(|_| RunId::new()).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        assert_eq!(ids.len(), 200_000);
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
+        assert!(ids.iter().all(|id| id.0.get_version_num() == 7));
+    }
+
+    #[test]
+    fn run_ids_sort_by_millisecond() {
+        let t0 = UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
+        let earlier = RunId::at(t0);
+        let later = RunId::at(t0 + Duration::from_millis(1));
+        assert!(earlier < later);
+        let (secs, _) = later
+            .0
+            .get_timestamp()
+            .map(|t| t.to_unix())
+            .unwrap_or_default();
+        assert_eq!(secs, 1_700_000_000);
     }
 }
