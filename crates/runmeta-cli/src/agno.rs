@@ -57,9 +57,9 @@ pub fn import<P: FnMut(u64, u64)>(
     let mut text = String::new();
     let read = Read::take(input, MAX_INPUT_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|e| Failure(format!("cannot read the input: {e}")))?;
+        .map_err(|e| Failure::runtime(format!("cannot read the input: {e}")))?;
     if read as u64 > MAX_INPUT_BYTES {
-        return Err(Failure(format!(
+        return Err(Failure::runtime(format!(
             "the input is larger than {} MiB; split it into JSONL documents",
             MAX_INPUT_BYTES >> 20
         )));
@@ -95,7 +95,7 @@ pub fn import<P: FnMut(u64, u64)>(
                 }
             }
             if documents == 0 {
-                return Err(Failure(format!("the input is not JSON: {whole}")));
+                return Err(Failure::runtime(format!("the input is not JSON: {whole}")));
             }
         }
     }

@@ -23,12 +23,12 @@ fn create_output(path: &Path, force: bool) -> Result<File, Failure> {
     }
     opts.open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Failure(format!(
+            Failure::runtime(format!(
                 "{} exists; add --force to overwrite it",
                 path.display()
             ))
         } else {
-            Failure(format!("cannot create {}: {e}", path.display()))
+            Failure::runtime(format!("cannot create {}: {e}", path.display()))
         }
     })
 }
@@ -84,7 +84,7 @@ fn prometheus(
     _filter: &runmeta_store::RunFilter,
     _sink: &mut dyn Write,
 ) -> Result<u64, Failure> {
-    Err(Failure(
+    Err(Failure::runtime(
         "this build has no Prometheus export; rebuild runmeta-cli with the `prometheus` feature"
             .into(),
     ))
@@ -115,7 +115,7 @@ pub fn import(args: &ImportArgs, out: &Out) -> CmdResult {
         (Box::new(std::io::stdin().lock()), None)
     } else {
         let file = File::open(&args.file)
-            .map_err(|e| Failure(format!("cannot open {}: {e}", args.file.display())))?;
+            .map_err(|e| Failure::runtime(format!("cannot open {}: {e}", args.file.display())))?;
         let len = file.metadata().ok().map(|m| m.len());
         (Box::new(file), len)
     };
@@ -127,7 +127,9 @@ pub fn import(args: &ImportArgs, out: &Out) -> CmdResult {
         .map(str::to_owned)
         .collect();
     if !labels.is_empty() && args.from != ImportFormat::Agno {
-        return Err(Failure("--labels applies to --from agno only".into()));
+        return Err(Failure::runtime(
+            "--labels applies to --from agno only".into(),
+        ));
     }
     let mut store = Store::open(&args.db.db)?;
     let bar = progress_bar(len, out);
@@ -157,7 +159,7 @@ fn report_summary(summary: &ImportSummary, out: &Out) -> CmdResult {
         summary.imported, summary.duplicates, summary.lines
     ));
     if summary.error_count > 0 {
-        return Err(Failure(format!(
+        return Err(Failure::runtime(format!(
             "{} could not be imported (listed above); the rest was imported",
             plural(summary.error_count, "entry", "entries")
         )));

@@ -18,13 +18,30 @@ use clap::Parser;
 use cli::{Cli, Command, PricingCommand};
 use output::Out;
 
-/// A runtime failure: printed as `error: {0}`, exit code 1.
+/// A failure: printed as `error: {message}`; exit code 1 (runtime) or 2 (usage).
 #[derive(Debug)]
-pub struct Failure(pub String);
+pub struct Failure {
+    /// What went wrong.
+    pub message: String,
+    /// The exit code.
+    pub code: u8,
+}
+
+impl Failure {
+    /// A runtime failure: exit code 1.
+    pub fn runtime(message: String) -> Failure {
+        Failure { message, code: 1 }
+    }
+
+    /// A usage error found after parsing (a bad value of a flag): exit code 2.
+    pub fn usage(message: String) -> Failure {
+        Failure { message, code: 2 }
+    }
+}
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
-        Failure(e.to_string())
+        Failure::runtime(e.to_string())
     }
 }
 
@@ -45,9 +62,9 @@ fn main() -> ExitCode {
     let result = run(cli.command, &out);
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(message)) => {
+        Err(Failure { message, code }) => {
             out.error(&message);
-            ExitCode::from(1)
+            ExitCode::from(code)
         }
     }
 }

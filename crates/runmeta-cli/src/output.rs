@@ -83,7 +83,9 @@ impl Out {
         {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            Err(e) => Err(crate::Failure(format!("cannot write to stdout: {e}"))),
+            Err(e) => Err(crate::Failure::runtime(format!(
+                "cannot write to stdout: {e}"
+            ))),
         }
     }
 }

@@ -8,7 +8,17 @@ use crate::{time, CmdResult, Failure};
 
 /// Runs `runmeta report`.
 pub fn report(args: &ReportArgs, out: &Out) -> CmdResult {
-    let group_by = GroupBy::parse(&args.by).map_err(|e| Failure(format!("--by: {e}")))?;
+    let group_by = GroupBy::parse(&args.by).map_err(|e| Failure::usage(format!("--by: {e}")))?;
+    for d in group_by.dimensions() {
+        if let runmeta_store::Dimension::Label(key) = d {
+            runmeta_core::schema::check_key(key).map_err(|e| {
+                Failure::usage(format!(
+                    "--by: `{}` is not a dimension or a label key: {e}",
+                    output::sanitize(key)
+                ))
+            })?;
+        }
+    }
     let filter = time::filter(&args.filter, jiff::Timestamp::now())?;
     let store = Store::open_read_only(&args.db.db)?;
     let query = ReportQuery {
@@ -46,6 +56,15 @@ fn stop_reasons(row: &ReportRow) -> String {
         .map(|(k, n)| format!("{k} {}", pct(Some(share(**n)))))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A cost for people: enough digits to show small per-run costs.
+fn money(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:.6}")
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -216,8 +235,10 @@ fn table(report: &Report, out: &Out) -> String {
                 true,
             ));
             let cost = match cost_per_run(r) {
-                Some(c) if r.unpriced_runs > 0 => format!("{c:.5} ({} unpriced)", r.unpriced_runs),
-                Some(c) => format!("{c:.5}"),
+                Some(c) if r.unpriced_runs > 0 => {
+                    format!("{} ({} unpriced)", money(c), r.unpriced_runs)
+                }
+                Some(c) => money(c),
                 None if r.unpriced_runs > 0 => format!("- ({} unpriced)", r.unpriced_runs),
                 None => "-".into(),
             };

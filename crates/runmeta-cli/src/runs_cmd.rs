@@ -16,7 +16,7 @@ fn resolve(store: &Store, text: &str) -> Result<RunId, Failure> {
     }
     let hex = text.chars().filter(|c| *c != '-').count();
     if hex < 4 {
-        return Err(Failure(format!(
+        return Err(Failure::runtime(format!(
             "`{}` is not a run id (give the full id or at least 4 hex digits of it)",
             sanitize(text)
         )));
@@ -24,11 +24,11 @@ fn resolve(store: &Store, text: &str) -> Result<RunId, Failure> {
     let ids = store.find_run_ids(text.trim(), 2)?;
     match ids.as_slice() {
         [one] => Ok(*one),
-        [] => Err(Failure(format!(
+        [] => Err(Failure::runtime(format!(
             "no stored run id starts with `{}`",
             sanitize(text)
         ))),
-        _ => Err(Failure(format!(
+        _ => Err(Failure::runtime(format!(
             "`{}` matches several runs; give more digits",
             sanitize(text)
         ))),
@@ -193,7 +193,7 @@ pub fn show(args: &ShowArgs, out: &Out) -> CmdResult {
     let store = Store::open_read_only(&args.db.db)?;
     let id = resolve(&store, &args.run_id)?;
     let Some(run) = store.run(id)? else {
-        return Err(Failure(format!("no stored run {id}")));
+        return Err(Failure::runtime(format!("no stored run {id}")));
     };
     if args.format == "json" {
         return out.print(&format!(

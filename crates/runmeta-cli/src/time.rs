@@ -11,7 +11,7 @@ use crate::Failure;
 /// Parses `90s`, `30m`, `24h`, `7d`, `2w` (also `1h30m`).
 pub fn parse_duration(text: &str) -> Result<SignedDuration, Failure> {
     let bad = || {
-        Failure(format!(
+        Failure::usage(format!(
             "invalid duration `{text}`: expected a number and a unit (s, m, h, d, w), like 24h or 7d"
         ))
     };
@@ -56,7 +56,7 @@ pub fn parse_time(text: &str) -> Result<Timestamp, Failure> {
             return Ok(t.timestamp());
         }
     }
-    Err(Failure(format!(
+    Err(Failure::usage(format!(
         "invalid time `{text}`: expected RFC 3339 (2026-03-01T12:00:00Z) or a date (2026-03-01)"
     )))
 }
@@ -78,7 +78,7 @@ pub fn filter(args: &FilterArgs, now: Timestamp) -> Result<RunFilter, Failure> {
     }
     if let (Some(from), Some(to)) = (f.from, f.to) {
         if from >= to {
-            return Err(Failure(format!(
+            return Err(Failure::usage(format!(
                 "the window is empty: --from {from} is not before --to {to}"
             )));
         }
@@ -90,7 +90,7 @@ pub fn filter(args: &FilterArgs, now: Timestamp) -> Result<RunFilter, Failure> {
     f.status = args.status.as_deref().and_then(RunStatus::from_wire);
     for pair in &args.labels {
         let Some((k, v)) = pair.split_once('=') else {
-            return Err(Failure(format!(
+            return Err(Failure::usage(format!(
                 "invalid --label `{pair}`: expected KEY=VALUE"
             )));
         };

@@ -26,21 +26,22 @@ fn read_json(path: &Path) -> Result<Value, Failure> {
     } else {
         std::fs::File::open(path).and_then(|f| f.take(MAX_BYTES + 1).read_to_string(&mut text))
     }
-    .map_err(|e| Failure(format!("cannot read {name}: {e}")))?;
+    .map_err(|e| Failure::runtime(format!("cannot read {name}: {e}")))?;
     if read as u64 > MAX_BYTES {
-        return Err(Failure(format!(
+        return Err(Failure::runtime(format!(
             "{name} is larger than {} MiB",
             MAX_BYTES >> 20
         )));
     }
-    serde_json::from_str(&text).map_err(|e| Failure(format!("{name} is not valid JSON: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| Failure::runtime(format!("{name} is not valid JSON: {e}")))
 }
 
 /// Runs `runmeta validate`: every problem of every document, then exit 1 if any.
 pub fn validate(args: &ValidateArgs, out: &Out) -> CmdResult {
     let schema = read_json(&args.schema)?;
     let validator = jsonschema::validator_for(&schema).map_err(|e| {
-        Failure(format!(
+        Failure::runtime(format!(
             "{} is not a usable JSON Schema: {e}",
             args.schema.display()
         ))
@@ -84,7 +85,7 @@ pub fn validate(args: &ValidateArgs, out: &Out) -> CmdResult {
             .map(|p| format!("{p}\n"))
             .collect::<String>(),
     )?;
-    Err(Failure(format!(
+    Err(Failure::runtime(format!(
         "{} does not match the schema ({} problem{})",
         args.file.display(),
         problems.len(),
@@ -99,7 +100,7 @@ fn per_million(nanos: u64) -> String {
 /// Runs `runmeta pricing check`: loads the table and lists its prices per million tokens.
 pub fn pricing_check(args: &PricingArgs, out: &Out) -> CmdResult {
     let table = PricingTable::load(&args.file)
-        .map_err(|e| Failure(format!("{}: {e}", args.file.display())))?;
+        .map_err(|e| Failure::runtime(format!("{}: {e}", args.file.display())))?;
     let rows: Vec<Vec<Cell>> = table
         .entries()
         .iter()
