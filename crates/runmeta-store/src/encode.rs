@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use runmeta_core::metrics::{ModelRole, ToolStatus, Usage};
-use runmeta_core::run::{RunId, RunRecord};
+use runmeta_core::run::{RunId, RunRecord, RunStatus};
 use runmeta_core::sla::SlaPolicy;
 
 use crate::codec::{self, int, nanos, ts_nanos};
@@ -63,6 +63,8 @@ pub(crate) struct EncodedRun {
     pub tool_errors: i64,
     pub sla_breached: Option<bool>,
     pub sla_at_risk: bool,
+    /// `runs.flags`: see `schema::flags`.
+    pub flags: i64,
     /// The label pairs as a JSON array of `[key, value]` pairs; `None` without labels.
     pub labels: Option<String>,
     pub meta_schema: Option<String>,
@@ -166,6 +168,7 @@ pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
         tool_errors,
         sla_breached: sla.has_sla.then_some(sla.breached),
         sla_at_risk: sla.at_risk,
+        flags: run_flags(run, &sla),
         labels: labels(run),
         meta_schema,
         meta_version,
@@ -175,6 +178,25 @@ pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
         messages,
         tool_calls,
     })
+}
+
+/// The report's bits of a run: status code, unpriced, SLA verdict.
+fn run_flags(run: &RunRecord, sla: &runmeta_core::sla::SlaOutcome) -> i64 {
+    use crate::schema::flags;
+    let status = match run.status {
+        RunStatus::Success => 0,
+        RunStatus::Error => 1,
+        RunStatus::Panicked => 2,
+        RunStatus::Cancelled => 3,
+    };
+    let unpriced =
+        run.unpriced_messages > 0 || (run.metrics.cost.is_none() && !run.metrics.usage.is_zero());
+    let bit = |on: bool, b: i64| if on { b } else { 0 };
+    status
+        | bit(unpriced, flags::UNPRICED)
+        | bit(sla.has_sla, flags::HAS_SLA)
+        | bit(sla.has_sla && sla.breached, flags::SLA_BREACHED)
+        | bit(sla.at_risk, flags::SLA_AT_RISK)
 }
 
 fn json_text(map: Map<String, Value>) -> Option<String> {

@@ -22,6 +22,7 @@ use runmeta_core::metrics::Cost;
 use crate::codec::uint;
 use crate::error::{Result, StoreError};
 use crate::query::{where_clause, RunFilter};
+use crate::schema::flags;
 use crate::Store;
 
 /// A report request.
@@ -42,10 +43,21 @@ pub struct ReportQuery {
 struct Interner {
     codes: HashMap<String, u32, foldhash::fast::RandomState>,
     values: Vec<String>,
+    /// The last code returned: runs in a row often repeat a value.
+    last: u32,
 }
 
 impl Interner {
     fn code(&mut self, s: &str) -> u32 {
+        if self.last != 0 && self.value(self.last) == Some(s) {
+            return self.last;
+        }
+        let c = self.lookup(s);
+        self.last = c;
+        c
+    }
+
+    fn lookup(&mut self, s: &str) -> u32 {
         if let Some(&c) = self.codes.get(s) {
             return c;
         }
@@ -181,6 +193,8 @@ struct Grouper<'a> {
     groups: HashMap<Vec<u32>, usize, foldhash::fast::RandomState>,
     keys: Vec<Vec<u32>>,
     key: Vec<u32>,
+    /// When every dimension is a label, a run's group follows from its label set alone.
+    by_set: Option<HashMap<Option<i64>, usize, foldhash::fast::RandomState>>,
 }
 
 impl Grouper<'_> {
@@ -193,7 +207,25 @@ impl Grouper<'_> {
         first_col: usize,
         create: bool,
     ) -> rusqlite::Result<Option<usize>> {
-        let codes = integer(row.get_ref(set_col)?)
+        let set = integer(row.get_ref(set_col)?);
+        if let Some(&g) = self.by_set.as_ref().and_then(|m| m.get(&set)) {
+            return Ok(Some(g));
+        }
+        let g = self.group_slow(row, set, first_col, create)?;
+        if let (Some(m), Some(g)) = (&mut self.by_set, g) {
+            m.insert(set, g);
+        }
+        Ok(g)
+    }
+
+    fn group_slow(
+        &mut self,
+        row: &rusqlite::Row<'_>,
+        set: Option<i64>,
+        first_col: usize,
+        create: bool,
+    ) -> rusqlite::Result<Option<usize>> {
+        let codes = set
             .and_then(|s| self.set_codes.get(&s))
             .unwrap_or(&self.no_labels);
         let (mut li, mut ci) = (0, 0);
@@ -249,12 +281,13 @@ fn column(d: &Dimension) -> Result<Option<&'static str>> {
     }))
 }
 
+/// The columns one report scan reads per run (few: each costs per row).
 const RUN_SCAN: &str = "r.duration_ns, r.ttft_ns, r.input_tokens, r.output_tokens, \
     r.total_tokens, r.reasoning_tokens, r.cache_read_tokens, r.cache_write_tokens, \
-    r.cost_nanos, r.unpriced_messages, r.status, r.stop_reason, r.error_class, \
-    r.tool_call_count, r.tool_error_count, r.sla_breached, r.sla_at_risk, r.label_set";
+    r.cost_nanos, r.flags, r.stop_reason, r.error_class, r.tool_call_count, \
+    r.tool_error_count, r.label_set";
 /// Column of `r.label_set` in [`RUN_SCAN`]; the dimension columns follow it.
-const RUN_SET_COL: usize = 17;
+const RUN_SET_COL: usize = 14;
 
 impl Store {
     /// The dashboard report over the runs matching `query.filter`, grouped by
@@ -284,6 +317,7 @@ impl Store {
             groups: HashMap::default(),
             keys: Vec::new(),
             key: vec![0; dims.len()],
+            by_set: columns.is_empty().then(HashMap::default),
         };
         self.load_label_codes(&label_keys, &mut g)?;
 
@@ -314,38 +348,36 @@ impl Store {
             if let Some(t) = int(1)? {
                 acc.ttfts.push(t);
             }
-            let mut usage_zero = true;
             for (k, sum) in acc.tokens.iter_mut().enumerate() {
-                let v = uint(int(2 + k)?.unwrap_or(0));
-                usage_zero &= v == 0;
-                *sum = sum.saturating_add(v);
+                *sum = sum.saturating_add(uint(int(2 + k)?.unwrap_or(0)));
             }
-            let cost = int(8)?.map(uint);
-            acc.cost_total = acc.cost_total.saturating_add(cost.unwrap_or(0));
-            if int(9)?.unwrap_or(0) > 0 || (cost.is_none() && !usage_zero) {
+            let cost = uint(int(8)?.unwrap_or(0));
+            acc.cost_total = acc.cost_total.saturating_add(cost);
+            let f = int(9)?.unwrap_or(0);
+            if f & flags::UNPRICED != 0 {
                 acc.unpriced_runs += 1;
             } else {
                 acc.priced_runs += 1;
-                acc.priced_cost = acc.priced_cost.saturating_add(cost.unwrap_or(0));
+                acc.priced_cost = acc.priced_cost.saturating_add(cost);
             }
-            match text(row.get_ref(10)?) {
-                Some("success") => acc.success += 1,
-                Some("cancelled") => acc.cancelled += 1,
+            match f & flags::STATUS_MASK {
+                0 => acc.success += 1,
+                3 => acc.cancelled += 1,
                 _ => {
                     acc.errors += 1;
-                    let class = text(row.get_ref(12)?).unwrap_or(UNKNOWN_ERROR_CLASS);
+                    let class = text(row.get_ref(11)?).unwrap_or(UNKNOWN_ERROR_CLASS);
                     acc.error_classes.add(class_names.code(class));
                 }
             }
             acc.stop_reasons
-                .add(text(row.get_ref(11)?).map_or(0, |s| stop_names.code(s)));
-            acc.tool_calls += uint(int(13)?.unwrap_or(0));
-            acc.tool_errors += uint(int(14)?.unwrap_or(0));
-            if let Some(b) = int(15)? {
+                .add(text(row.get_ref(10)?).map_or(0, |s| stop_names.code(s)));
+            acc.tool_calls += uint(int(12)?.unwrap_or(0));
+            acc.tool_errors += uint(int(13)?.unwrap_or(0));
+            if f & flags::HAS_SLA != 0 {
                 acc.sla_runs += 1;
-                acc.sla_breaches += u64::from(b != 0);
+                acc.sla_breaches += u64::from(f & flags::SLA_BREACHED != 0);
             }
-            acc.sla_at_risk += u64::from(int(16)?.unwrap_or(0) != 0);
+            acc.sla_at_risk += u64::from(f & flags::SLA_AT_RISK != 0);
         }
         drop(rows);
         drop(stmt);

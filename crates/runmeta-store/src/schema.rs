@@ -1,6 +1,6 @@
 //! The database schema, its migrations and the connection settings.
 //!
-//! Tables (version 1):
+//! Tables (version 1, see below for version 2):
 //!
 //! - `runs`: one row per run; metrics as columns (tokens, cost in nano-units, durations in
 //!   nanoseconds, `started_at` in Unix nanoseconds UTC), metadata in `metadata` as the core's
@@ -20,6 +20,9 @@
 //!
 //! Pages are 16 KiB (fewer splits when appending, measured 10-25 % faster ingest).
 //! - `schema_version`: the version, for migrations.
+//!
+//! Version 2 adds `runs.flags` (status code, unpriced, SLA bits: everything the report needs
+//! in one integer column) and fills it for existing rows.
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -29,10 +32,25 @@ use crate::error::{Result, StoreError};
 pub(crate) const APPLICATION_ID: i64 = 0x524D_5441;
 
 /// The newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Bits of `runs.flags` (schema version 2): what the report reads in one column.
+pub(crate) mod flags {
+    /// The status code in the low two bits: 0 success, 1 error, 2 panicked, 3 cancelled.
+    pub const STATUS_MASK: i64 = 0b11;
+    /// Some model call had no price, or the run used tokens and has no cost.
+    pub const UNPRICED: i64 = 1 << 2;
+    /// The run had an SLA (deadline or target).
+    pub const HAS_SLA: i64 = 1 << 3;
+    /// The run breached its SLA.
+    pub const SLA_BREACHED: i64 = 1 << 4;
+    /// The run's deadline was at risk at its start.
+    pub const SLA_AT_RISK: i64 = 1 << 5;
+}
 
 /// Migrations: entry `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE runs (
     id                  INTEGER PRIMARY KEY,
     run_id              BLOB    NOT NULL UNIQUE,
@@ -131,7 +149,21 @@ CREATE INDEX label_values_kv ON label_values(key, value, set_id);
 CREATE VIEW run_labels(run_id, key, value) AS
     SELECT r.run_id, l.key, l.value
     FROM runs r JOIN label_values l ON l.set_id = r.label_set;
-"];
+",
+    r"
+ALTER TABLE runs ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+UPDATE runs SET flags =
+      (CASE status WHEN 'success' THEN 0 WHEN 'error' THEN 1 WHEN 'panicked' THEN 2 ELSE 3 END)
+    | (CASE WHEN unpriced_messages > 0
+              OR (cost_nanos IS NULL AND (input_tokens + output_tokens + total_tokens
+                  + reasoning_tokens + cache_read_tokens + cache_write_tokens
+                  + audio_input_tokens + audio_output_tokens + audio_total_tokens) > 0)
+            THEN 4 ELSE 0 END)
+    | (CASE WHEN sla_breached IS NULL THEN 0 ELSE 8 END)
+    | (CASE WHEN sla_breached THEN 16 ELSE 0 END)
+    | (CASE WHEN sla_at_risk THEN 32 ELSE 0 END);
+",
+];
 
 /// How durable a commit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -143,6 +175,14 @@ pub enum Durability {
     Normal,
     /// `synchronous = FULL`: every commit is fsynced; survives power loss too, slower.
     Full,
+}
+
+/// Settings of every connection, read-only ones included: map the file for reads instead of
+/// copying pages through read(2).
+pub(crate) fn configure_reads(conn: &Connection) -> Result<()> {
+    let _size: i64 = conn.query_row("PRAGMA mmap_size = 1073741824", [], |r| r.get(0))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
 }
 
 /// Applies the connection settings: WAL, synchronous level, busy timeout, caches.
@@ -159,10 +199,7 @@ pub(crate) fn configure(conn: &Connection, durability: Durability) -> Result<()>
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -32_000_i64)?;
-    // Reads (checkpoints, reports) map the file instead of copying it through read(2).
-    let _size: i64 = conn.query_row("PRAGMA mmap_size = 1073741824", [], |r| r.get(0))?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(())
+    configure_reads(conn)
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`], in one transaction per migration.
@@ -254,6 +291,38 @@ mod tests {
             .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn version_2_fills_flags_of_existing_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL);")
+            .unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute("INSERT INTO schema_version VALUES (1)", [])
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO runs (run_id, agent, started_at, duration_ns, model_time_ns, status,
+                stop_reason, input_tokens, output_tokens, total_tokens, reasoning_tokens,
+                cache_read_tokens, cache_write_tokens, audio_input_tokens, audio_output_tokens,
+                audio_total_tokens, cost_nanos, children_tokens, children_cost_nanos, child_runs,
+                unpriced_messages, message_count, tool_call_count, tool_error_count,
+                sla_breached, sla_at_risk)
+             VALUES (x'01', 'a', 0, 0, 0, 'error', 'error', 5, 0, 5, 0, 0, 0, 0, 0, 0, NULL,
+                0, 0, 0, 0, 0, 0, 0, 1, 1);",
+        )
+        .unwrap();
+        migrate(&mut conn, std::path::Path::new(":memory:")).unwrap();
+        let f: i64 = conn
+            .query_row("SELECT flags FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            f,
+            1 | flags::UNPRICED | flags::HAS_SLA | flags::SLA_BREACHED | flags::SLA_AT_RISK
+        );
+        assert_eq!(current_version(&conn).unwrap(), 2);
     }
 
     #[test]

@@ -42,10 +42,10 @@ const INSERT_RUN: &str = "INSERT INTO runs (
     cache_write_tokens, audio_input_tokens, audio_output_tokens, audio_total_tokens,
     cost_nanos, children_tokens, children_cost_nanos, child_runs, unpriced_messages,
     message_count, tool_call_count, tool_error_count, sla_breached, sla_at_risk, label_set,
-    meta_schema, meta_version, meta_valid, metadata, extra)
+    meta_schema, meta_version, meta_valid, metadata, extra, flags)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
     ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37,
-    ?38, ?39, ?40)
+    ?38, ?39, ?40, ?41)
 ON CONFLICT (run_id) DO NOTHING";
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages (
@@ -220,7 +220,8 @@ fn bind_run(b: &mut Binder<'_, '_>, run: &EncodedRun, label_set: Option<i64>) ->
     b.bind(run.meta_version)?;
     b.bind(run.meta_valid)?;
     b.bind(run.metadata.as_deref())?;
-    b.bind(run.extra.as_deref())
+    b.bind(run.extra.as_deref())?;
+    b.bind(run.flags)
 }
 
 /// The id of a label combination, created on first use.
