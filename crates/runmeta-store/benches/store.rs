@@ -121,6 +121,63 @@ fn thread_cpu_seconds(name: &str) -> Option<f64> {
         .and_then(|task| cpu_seconds(&task.path().join("stat")))
 }
 
+/// Records `runs` runs through a blocking sink and prints the committed rate and CPU use.
+fn ingest(
+    path: &std::path::Path,
+    what: &str,
+    run: &mut RunRecord,
+    runs: u64,
+    rng: &mut Rng,
+    start: Timestamp,
+    metas: &[MetadataRecord],
+) {
+    let sink = StoreSink::open(
+        path,
+        SinkConfig {
+            overflow: Overflow::Block,
+            ..SinkConfig::default()
+        },
+    )
+    .expect("open sink");
+    let producer_before = cpu_seconds(std::path::Path::new("/proc/thread-self/stat"));
+    let t = Instant::now();
+    for i in 0..runs {
+        vary(run, i, rng, start, metas);
+        sink.record(run);
+    }
+    let enqueue = t.elapsed();
+    assert!(
+        sink.flush_within(Duration::from_secs(600)),
+        "flush timed out"
+    );
+    let total = t.elapsed();
+    let writer_cpu = thread_cpu_seconds("runmeta-store-w");
+    let producer_cpu = cpu_seconds(std::path::Path::new("/proc/thread-self/stat"))
+        .zip(producer_before)
+        .map(|(after, before)| after - before);
+    let stats = sink.shutdown();
+    assert_eq!(stats.written, runs, "{stats:?}");
+    println!(
+        "sink ingest ({what}): {runs} runs committed in {:.2} s = {:.0} runs/s ({} batches; \
+         producer done after {:.2} s)",
+        total.as_secs_f64(),
+        runs as f64 / total.as_secs_f64(),
+        stats.batches,
+        enqueue.as_secs_f64(),
+    );
+    if let (Some(writer), Some(producer)) = (writer_cpu, producer_cpu) {
+        println!(
+            "  CPU: writer thread {writer:.2} s = {:.0} runs per writer-CPU-second (the rate \
+             with a core to itself); producer thread (building runs + record()) {producer:.2} \
+             s; load average {}",
+            runs as f64 / writer,
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim()
+        );
+    }
+}
+
 fn main() {
     let runs: u64 = std::env::var("RUNMETA_BENCH_RUNS")
         .ok()
@@ -140,50 +197,29 @@ fn main() {
     // 1. Sustained ingest through the sink, every record committed (blocking policy: the
     //    producer waits when the queue is full, so this is the writer's throughput).
     let path = dir.path().join("ingest.db");
-    let sink = StoreSink::open(
-        &path,
-        SinkConfig {
-            overflow: Overflow::Block,
-            ..SinkConfig::default()
-        },
-    )
-    .expect("open sink");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut run = template(start);
-    let t = Instant::now();
-    for i in 0..runs {
-        vary(&mut run, i, &mut rng, start, &metas);
-        sink.record(&run);
-    }
-    let enqueue = t.elapsed();
-    assert!(
-        sink.flush_within(Duration::from_secs(600)),
-        "flush timed out"
+    ingest(
+        &path,
+        "1 message + 1 tool call + 2 labels per run",
+        &mut run,
+        runs,
+        &mut rng,
+        start,
+        &metas,
     );
-    let total = t.elapsed();
-    let writer_cpu = thread_cpu_seconds("runmeta-store-w");
-    let producer_cpu = cpu_seconds(std::path::Path::new("/proc/thread-self/stat"));
-    let stats = sink.shutdown();
-    assert_eq!(stats.written, runs, "{stats:?}");
-    println!(
-        "sink ingest (1 message + 1 tool call + 2 labels per run): {runs} runs committed in \
-         {:.2} s = {:.0} runs/s ({} batches; producer done after {:.2} s)",
-        total.as_secs_f64(),
-        runs as f64 / total.as_secs_f64(),
-        stats.batches,
-        enqueue.as_secs_f64(),
+    let mut bare = template(start);
+    bare.messages.clear();
+    bare.tool_calls.clear();
+    ingest(
+        &dir.path().join("bare.db"),
+        "run-level records: metrics + 2 labels, no message or tool-call rows",
+        &mut bare,
+        runs.min(500_000),
+        &mut rng,
+        start,
+        &metas,
     );
-    if let (Some(writer), Some(producer)) = (writer_cpu, producer_cpu) {
-        println!(
-            "  CPU: writer thread {writer:.2} s = {:.0} runs per writer-CPU-second (the rate \
-             with a core to itself); producer thread (building runs + record()) {producer:.2} \
-             s; load average {}",
-            runs as f64 / writer,
-            std::fs::read_to_string("/proc/loadavg")
-                .unwrap_or_default()
-                .trim()
-        );
-    }
 
     // 2. Caller-side cost of `record` with the default drop-newest policy.
     let sink = StoreSink::open(dir.path().join("drop.db"), SinkConfig::default()).expect("open");

@@ -285,25 +285,35 @@ fn wal_path(db: &Path) -> std::path::PathBuf {
 /// is falling behind).
 const WAL_LIMIT_BYTES: u64 = 1 << 30;
 
-/// Copies committed WAL frames into the database on its own thread and connection, with
-/// `PRAGMA wal_checkpoint(PASSIVE)`, which never blocks the writer.
+/// The writer's helper thread: copies committed WAL frames into the database with
+/// `PRAGMA wal_checkpoint(PASSIVE)` (which never blocks the writer) on its own connection,
+/// and frees written batches, so the writer spends its time in inserts.
 struct Checkpointer {
     signal: Option<Sender<()>>,
+    garbage: Option<Sender<Vec<Box<EncodedRun>>>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Checkpointer {
     fn start(conn: rusqlite::Connection) -> std::io::Result<Self> {
         let (signal, rx) = bounded::<()>(1);
+        let (garbage, trash) = bounded::<Vec<Box<EncodedRun>>>(2);
         let thread = std::thread::Builder::new()
             .name("runmeta-store-checkpoint".into())
-            .spawn(move || {
-                while rx.recv().is_ok() {
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            .spawn(move || loop {
+                crossbeam_channel::select! {
+                    recv(rx) -> msg => match msg {
+                        Ok(()) => {
+                            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                        }
+                        Err(_) => break,
+                    },
+                    recv(trash) -> batch => drop(batch),
                 }
             })?;
         Ok(Checkpointer {
             signal: Some(signal),
+            garbage: Some(garbage),
             thread: Some(thread),
         })
     }
@@ -315,8 +325,16 @@ impl Checkpointer {
         }
     }
 
+    /// Frees a written batch on the helper thread (here when it is behind).
+    fn dispose(&self, batch: Vec<Box<EncodedRun>>) {
+        if let Some(g) = &self.garbage {
+            let _ = g.try_send(batch);
+        }
+    }
+
     fn stop(mut self) {
         self.signal = None;
+        self.garbage = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -359,7 +377,7 @@ fn writer_loop(
             }
         }
         write_with_retry(writer, &batch, shared);
-        batch.clear();
+        checkpointer.dispose(std::mem::replace(&mut batch, Vec::with_capacity(max_batch)));
         checkpointer.poke();
         if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES) {
             let _ = writer
