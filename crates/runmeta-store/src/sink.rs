@@ -290,6 +290,8 @@ const WAL_LIMIT_BYTES: u64 = 1 << 30;
 /// and frees written batches, so the writer spends its time in inserts.
 struct Checkpointer {
     signal: Option<Sender<()>>,
+    // The boxes come from the queue as they are; unboxing would copy every run.
+    #[allow(clippy::vec_box)]
     garbage: Option<Sender<Vec<Box<EncodedRun>>>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -326,6 +328,7 @@ impl Checkpointer {
     }
 
     /// Frees a written batch on the helper thread (here when it is behind).
+    #[allow(clippy::vec_box)]
     fn dispose(&self, batch: Vec<Box<EncodedRun>>) {
         if let Some(g) = &self.garbage {
             let _ = g.try_send(batch);
