@@ -40,7 +40,7 @@ fn is_broken_pipe(e: &StoreError) -> bool {
 /// Runs `runmeta export`.
 pub fn export(args: &ExportArgs, out: &Out) -> CmdResult {
     let filter = time::filter(&args.filter, jiff::Timestamp::now())?;
-    let store = Store::open_read_only(&args.db.db)?;
+    let store = crate::open_store(&args.db.db, out)?;
     let mut sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(create_output(path, args.force)?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),

@@ -69,6 +69,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Opens a store for reading; a store with an older schema is migrated once (which needs
+/// write access) and the user told.
+pub fn open_store(path: &std::path::Path, out: &Out) -> Result<runmeta_store::Store, Failure> {
+    match runmeta_store::Store::open_read_only(path) {
+        Err(runmeta_store::StoreError::SchemaTooOld { found, supported }) => {
+            let store = runmeta_store::Store::open_existing(path)?;
+            out.note(&format!(
+                "migrated {} from schema version {found} to {supported}",
+                path.display()
+            ));
+            Ok(store)
+        }
+        other => Ok(other?),
+    }
+}
+
 fn run(command: Command, out: &Out) -> CmdResult {
     match command {
         Command::Report(a) => report_cmd::report(&a, out),

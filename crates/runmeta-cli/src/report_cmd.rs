@@ -1,6 +1,6 @@
 //! `runmeta report`: the dashboard table.
 
-use runmeta_store::{GroupBy, Report, ReportQuery, ReportRow, Store};
+use runmeta_store::{GroupBy, Report, ReportQuery, ReportRow};
 
 use crate::cli::{Format, ReportArgs};
 use crate::output::{self, cell, count, ms, pct, toned, Cell, Out, Tone};
@@ -20,7 +20,7 @@ pub fn report(args: &ReportArgs, out: &Out) -> CmdResult {
         }
     }
     let filter = time::filter(&args.filter, jiff::Timestamp::now())?;
-    let store = Store::open_read_only(&args.db.db)?;
+    let store = crate::open_store(&args.db.db, out)?;
     let query = ReportQuery {
         filter,
         group_by,

@@ -79,7 +79,7 @@ fn labels_text(labels: &[(String, String)]) -> String {
 /// Runs `runmeta runs`.
 pub fn runs(args: &RunsArgs, out: &Out) -> CmdResult {
     let filter = time::filter(&args.filter, jiff::Timestamp::now())?;
-    let store = Store::open_read_only(&args.db.db)?;
+    let store = crate::open_store(&args.db.db, out)?;
     let after = match &args.after {
         Some(a) => Some(resolve(&store, a)?),
         None => None,
@@ -190,7 +190,7 @@ fn u64_f64(n: u64) -> f64 {
 
 /// Runs `runmeta show`.
 pub fn show(args: &ShowArgs, out: &Out) -> CmdResult {
-    let store = Store::open_read_only(&args.db.db)?;
+    let store = crate::open_store(&args.db.db, out)?;
     let id = resolve(&store, &args.run_id)?;
     let Some(run) = store.run(id)? else {
         return Err(Failure::runtime(format!("no stored run {id}")));
@@ -369,7 +369,7 @@ fn render_tree(lines: &[(usize, String)]) -> String {
 /// Runs `runmeta sessions`.
 pub fn sessions(args: &ListArgs, out: &Out) -> CmdResult {
     let filter = time::filter(&args.filter, jiff::Timestamp::now())?;
-    let store = Store::open_read_only(&args.db.db)?;
+    let store = crate::open_store(&args.db.db, out)?;
     let list = store.sessions(&filter, args.limit as usize)?;
     if list.is_empty() {
         out.note("no sessions match");
@@ -388,22 +388,22 @@ pub fn sessions(args: &ListArgs, out: &Out) -> CmdResult {
         "tool_calls",
         "tool_errors",
     ];
-    let rows: Vec<Vec<String>> = list
+    let rows: Vec<Vec<Value>> = list
         .iter()
         .map(|s| {
             vec![
-                s.session_id.clone(),
-                s.runs.to_string(),
-                pct(Some(ratio(s.successes, s.runs))),
-                s.agents.join(" "),
-                s.first_started.to_string(),
-                s.last_started.to_string(),
-                format!("{:.3}", s.duration.as_secs_f64()),
-                s.usage.total_tokens.to_string(),
-                s.cost.to_string(),
-                s.unpriced_runs.to_string(),
-                s.tool_calls.to_string(),
-                s.tool_errors.to_string(),
+                s.session_id.clone().into(),
+                s.runs.into(),
+                ratio(s.successes, s.runs).into(),
+                s.agents.join(" ").into(),
+                s.first_started.to_string().into(),
+                s.last_started.to_string().into(),
+                s.duration.as_secs_f64().into(),
+                s.usage.total_tokens.into(),
+                s.cost.as_f64().into(),
+                s.unpriced_runs.into(),
+                s.tool_calls.into(),
+                s.tool_errors.into(),
             ]
         })
         .collect();
@@ -413,7 +413,7 @@ pub fn sessions(args: &ListArgs, out: &Out) -> CmdResult {
 /// Runs `runmeta teams`.
 pub fn teams(args: &ListArgs, out: &Out) -> CmdResult {
     let filter = time::filter(&args.filter, jiff::Timestamp::now())?;
-    let store = Store::open_read_only(&args.db.db)?;
+    let store = crate::open_store(&args.db.db, out)?;
     let mut list = store.teams(&filter)?;
     list.truncate(args.limit as usize);
     if list.is_empty() {
@@ -430,19 +430,19 @@ pub fn teams(args: &ListArgs, out: &Out) -> CmdResult {
         "leader_cost",
         "full_team_cost",
     ];
-    let rows: Vec<Vec<String>> = list
+    let rows: Vec<Vec<Value>> = list
         .iter()
         .map(|t| {
             vec![
-                t.team.clone(),
-                t.team_runs.to_string(),
-                t.member_runs.to_string(),
-                pct(Some(ratio(t.successes, t.team_runs))),
-                format!("{:.3}", t.duration.as_secs_f64()),
-                t.leader_usage.total_tokens.to_string(),
-                t.full_total_tokens.to_string(),
-                t.leader_cost.to_string(),
-                t.full_cost.to_string(),
+                t.team.clone().into(),
+                t.team_runs.into(),
+                t.member_runs.into(),
+                ratio(t.successes, t.team_runs).into(),
+                t.duration.as_secs_f64().into(),
+                t.leader_usage.total_tokens.into(),
+                t.full_total_tokens.into(),
+                t.leader_cost.as_f64().into(),
+                t.full_cost.as_f64().into(),
             ]
         })
         .collect();
@@ -458,10 +458,42 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-/// Prints string rows as a table, CSV or a JSON array of objects.
-fn emit(format: Format, headers: &[&str], rows: Vec<Vec<String>>, out: &Out) -> CmdResult {
+/// A value as table or CSV text: rates (`success`) as percentages, seconds with 3 decimals.
+fn text_of(header: &str, v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(0.0);
+            if header == "success" {
+                pct(Some(f))
+            } else if header.ends_with("cost") {
+                format!("{f:.6}")
+            } else {
+                format!("{f:.3}")
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Prints typed rows as a table, CSV or a JSON array of objects.
+fn emit(format: Format, headers: &[&str], rows: Vec<Vec<Value>>, out: &Out) -> CmdResult {
+    let as_text = |rows: &[Vec<Value>], human: bool| -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|r| {
+                r.iter()
+                    .zip(headers)
+                    .map(|(v, h)| match v {
+                        Value::String(s) => s.clone(),
+                        _ if human => text_of(h, v),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .collect()
+    };
     let text = match format {
-        Format::Csv => output::csv(headers, &rows),
+        Format::Csv => output::csv(headers, &as_text(&rows, false)),
         Format::Json => {
             let list: Vec<Value> = rows
                 .into_iter()
@@ -470,7 +502,7 @@ fn emit(format: Format, headers: &[&str], rows: Vec<Vec<String>>, out: &Out) -> 
                         headers
                             .iter()
                             .zip(r)
-                            .map(|(h, v)| ((*h).to_owned(), Value::String(v)))
+                            .map(|(h, v)| ((*h).to_owned(), v))
                             .collect(),
                     )
                 })
@@ -478,7 +510,10 @@ fn emit(format: Format, headers: &[&str], rows: Vec<Vec<String>>, out: &Out) -> 
             format!("{}\n", serde_json::to_string_pretty(&list)?)
         }
         Format::Table => {
-            let cells: Vec<Vec<Cell>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+            let cells: Vec<Vec<Cell>> = as_text(&rows, true)
+                .iter()
+                .map(|r| r.iter().map(cell).collect())
+                .collect();
             output::table(out, headers, &cells)
         }
     };

@@ -23,6 +23,18 @@ pub enum StoreError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// A read-only open found an older schema; opening the store for writing once migrates
+    /// it.
+    #[error(
+        "database schema version {found} is older than {supported}; open it for writing once \
+         to migrate"
+    )]
+    SchemaTooOld {
+        /// The version in the database.
+        found: i64,
+        /// The version this build reads.
+        supported: i64,
+    },
     /// The file is an SQLite database, but not a runmeta store.
     #[error("{} is not a runmeta database (it has other tables)", path.display())]
     NotARunmetaDatabase {

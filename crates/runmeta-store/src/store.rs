@@ -92,11 +92,10 @@ impl Store {
             });
         }
         if version < schema::SCHEMA_VERSION {
-            return Err(StoreError::InvalidQuery(format!(
-                "database schema version {version} is older than {}; open it for writing once \
-                 to migrate",
-                schema::SCHEMA_VERSION
-            )));
+            return Err(StoreError::SchemaTooOld {
+                found: version,
+                supported: schema::SCHEMA_VERSION,
+            });
         }
         Ok(Store {
             writer: Writer::new(conn),
