@@ -35,6 +35,7 @@
 mod codec;
 mod encode;
 mod error;
+mod group;
 mod jsonl;
 mod query;
 mod read;

@@ -8,19 +8,19 @@
 //! run in the window (16 with time to first token). Token `p95` values are not computed
 //! (`None`); their means are exact.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use rusqlite::params_from_iter;
-use rusqlite::types::ValueRef;
 
 use runmeta_core::aggregate::{
     Dimension, GroupBy, GroupLabel, Report, ReportRow, TokenStat, TokensPerRun, ToolRow,
-    WindowSpan, MAX_DISTINCT, OTHER, UNKNOWN_ERROR_CLASS,
+    WindowSpan, UNKNOWN_ERROR_CLASS,
 };
 use runmeta_core::metrics::Cost;
 
 use crate::codec::uint;
 use crate::error::{Result, StoreError};
+use crate::group::{integer, text, Counts, Grouper, Interner};
 use crate::query::{where_clause, RunFilter};
 use crate::schema::flags;
 use crate::Store;
@@ -36,79 +36,6 @@ pub struct ReportQuery {
     /// Also fill each row's per-tool lines ([`ReportRow::tools`]); costs a second scan over
     /// the tool calls.
     pub tools: bool,
-}
-
-/// Interns strings; code 0 stands for "no value".
-#[derive(Default)]
-struct Interner {
-    codes: HashMap<String, u32, foldhash::fast::RandomState>,
-    values: Vec<String>,
-    /// The last code returned: runs in a row often repeat a value.
-    last: u32,
-}
-
-impl Interner {
-    fn code(&mut self, s: &str) -> u32 {
-        if self.last != 0 && self.value(self.last) == Some(s) {
-            return self.last;
-        }
-        let c = self.lookup(s);
-        self.last = c;
-        c
-    }
-
-    fn lookup(&mut self, s: &str) -> u32 {
-        if let Some(&c) = self.codes.get(s) {
-            return c;
-        }
-        self.values.push(s.to_owned());
-        let c = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
-        self.codes.insert(s.to_owned(), c);
-        c
-    }
-
-    fn value(&self, code: u32) -> Option<&str> {
-        let i = usize::try_from(code).ok()?.checked_sub(1)?;
-        self.values.get(i).map(String::as_str)
-    }
-}
-
-/// Counts by interned name.
-#[derive(Default)]
-struct Counts(Vec<u64>);
-
-impl Counts {
-    fn add(&mut self, code: u32) {
-        let i = code as usize;
-        if self.0.len() <= i {
-            self.0.resize(i + 1, 0);
-        }
-        self.0[i] += 1;
-    }
-
-    /// The counts by name: the `MAX_DISTINCT - 1` largest, the rest under `OTHER`.
-    fn to_map(&self, names: &Interner) -> BTreeMap<String, u64> {
-        let mut all: Vec<(u64, &str)> = self
-            .0
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(code, n)| {
-                let name = u32::try_from(code)
-                    .ok()
-                    .and_then(|c| names.value(c))
-                    .unwrap_or(UNKNOWN_ERROR_CLASS);
-                (*n, name)
-            })
-            .collect();
-        all.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        let mut map = BTreeMap::new();
-        for (i, (n, name)) in all.into_iter().enumerate() {
-            let key = if i + 1 < MAX_DISTINCT { name } else { OTHER };
-            *map.entry(key.to_owned()).or_insert(0) += n;
-        }
-        map
-    }
 }
 
 #[derive(Default)]
@@ -141,20 +68,6 @@ struct ToolAcc {
     durations: Vec<i64>,
 }
 
-fn text(v: ValueRef<'_>) -> Option<&str> {
-    match v {
-        ValueRef::Text(b) => std::str::from_utf8(b).ok(),
-        _ => None,
-    }
-}
-
-fn integer(v: ValueRef<'_>) -> Option<i64> {
-    match v {
-        ValueRef::Integer(i) => Some(i),
-        _ => None,
-    }
-}
-
 /// The nearest-rank percentile of sorted values.
 fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     if sorted.is_empty() {
@@ -180,85 +93,6 @@ fn ratio(a: u64, b: u64) -> f64 {
         0.0
     } else {
         a as f64 / b as f64
-    }
-}
-
-/// Finds a row's group from its label set and dimension columns.
-struct Grouper<'a> {
-    dims: &'a [Dimension],
-    /// Per label set: the codes of the label dimensions.
-    set_codes: HashMap<i64, Vec<u32>>,
-    no_labels: Vec<u32>,
-    interners: Vec<Interner>,
-    groups: HashMap<Vec<u32>, usize, foldhash::fast::RandomState>,
-    keys: Vec<Vec<u32>>,
-    key: Vec<u32>,
-    /// When every dimension is a label, a run's group follows from its label set alone.
-    by_set: Option<HashMap<Option<i64>, usize, foldhash::fast::RandomState>>,
-}
-
-impl Grouper<'_> {
-    /// The group of a row whose label set is at `set_col` and whose dimension columns follow
-    /// from `first_col`; `create` adds missing groups.
-    fn group(
-        &mut self,
-        row: &rusqlite::Row<'_>,
-        set_col: usize,
-        first_col: usize,
-        create: bool,
-    ) -> rusqlite::Result<Option<usize>> {
-        let set = integer(row.get_ref(set_col)?);
-        if let Some(&g) = self.by_set.as_ref().and_then(|m| m.get(&set)) {
-            return Ok(Some(g));
-        }
-        let g = self.group_slow(row, set, first_col, create)?;
-        if let (Some(m), Some(g)) = (&mut self.by_set, g) {
-            m.insert(set, g);
-        }
-        Ok(g)
-    }
-
-    fn group_slow(
-        &mut self,
-        row: &rusqlite::Row<'_>,
-        set: Option<i64>,
-        first_col: usize,
-        create: bool,
-    ) -> rusqlite::Result<Option<usize>> {
-        let codes = set
-            .and_then(|s| self.set_codes.get(&s))
-            .unwrap_or(&self.no_labels);
-        let (mut li, mut ci) = (0, 0);
-        for (di, d) in self.dims.iter().enumerate() {
-            self.key[di] = if matches!(d, Dimension::Label(_)) {
-                li += 1;
-                codes[li - 1]
-            } else {
-                ci += 1;
-                text(row.get_ref(first_col + ci - 1)?).map_or(0, |s| self.interners[di].code(s))
-            };
-        }
-        if let Some(&g) = self.groups.get(self.key.as_slice()) {
-            return Ok(Some(g));
-        }
-        if !create {
-            return Ok(None);
-        }
-        self.keys.push(self.key.clone());
-        self.groups.insert(self.key.clone(), self.keys.len() - 1);
-        Ok(Some(self.keys.len() - 1))
-    }
-
-    fn labels(&self, group: usize) -> Vec<GroupLabel> {
-        self.dims
-            .iter()
-            .zip(&self.keys[group])
-            .enumerate()
-            .map(|(di, (d, &code))| GroupLabel {
-                dimension: d.name().to_owned(),
-                value: self.interners[di].value(code).map(str::to_owned),
-            })
-            .collect()
     }
 }
 
@@ -605,23 +439,6 @@ mod tests {
         assert_eq!(percentile(&[7], 0.99), Some(7));
         assert_eq!(percentile(&[], 0.5), None);
         assert_eq!(percentile(&[1, 2, 3], 0.5), Some(2));
-    }
-
-    #[test]
-    fn counts_keep_the_largest_names_and_fold_the_rest() {
-        let mut names = Interner::default();
-        let mut c = Counts::default();
-        for i in 0..40 {
-            let code = names.code(&format!("class{i:02}"));
-            for _ in 0..=i {
-                c.add(code);
-            }
-        }
-        let map = c.to_map(&names);
-        assert_eq!(map.len(), MAX_DISTINCT);
-        assert_eq!(map.get("class39"), Some(&40));
-        assert!(map.get(OTHER).is_some_and(|n| *n > 0));
-        assert_eq!(map.values().sum::<u64>(), (1..=40u64).sum::<u64>());
     }
 
     #[test]
