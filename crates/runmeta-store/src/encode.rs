@@ -28,6 +28,18 @@ pub(crate) struct EncodedMessage {
     pub extra: Option<String>,
 }
 
+/// A run's label combination: canonical JSON and its hash.
+pub(crate) struct Labels {
+    pub hash: u64,
+    pub canonical: String,
+}
+
+/// The seed of label hashes: random per process, so label values cannot steer collisions.
+fn label_hasher() -> &'static foldhash::fast::RandomState {
+    static STATE: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
+    STATE.get_or_init(foldhash::fast::RandomState::default)
+}
+
 /// One tool call's columns.
 pub(crate) struct EncodedToolCall {
     pub name: String,
@@ -65,8 +77,9 @@ pub(crate) struct EncodedRun {
     pub sla_at_risk: bool,
     /// `runs.flags`: see `schema::flags`.
     pub flags: i64,
-    /// The label pairs as a JSON array of `[key, value]` pairs; `None` without labels.
-    pub labels: Option<String>,
+    /// The label pairs as a JSON array of `[key, value]` pairs, with its hash (computed
+    /// here, on the caller's thread); `None` without labels.
+    pub labels: Option<Labels>,
     pub meta_schema: Option<String>,
     pub meta_version: Option<i64>,
     pub meta_valid: Option<bool>,
@@ -139,7 +152,7 @@ pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
             Some(m.value.schema_name().to_owned()),
             Some(i64::from(m.value.schema_version())),
             Some(m.errors.is_none()),
-            serde_json::to_string(&m.to_json()).ok(),
+            metadata_text(m),
         ),
         None => (None, None, None, None),
     };
@@ -199,6 +212,19 @@ fn run_flags(run: &RunRecord, sla: &runmeta_core::sla::SlaOutcome) -> i64 {
         | bit(sla.at_risk, flags::SLA_AT_RISK)
 }
 
+/// The metadata's JSON without what other columns hold: the schema name and version
+/// (`meta_schema`, `meta_version`) and the label keys (the label set). Read back by
+/// `read::metadata_from_row`.
+fn metadata_text(m: &runmeta_core::run::MetadataRecord) -> Option<String> {
+    let Value::Object(mut map) = m.to_json() else {
+        return None;
+    };
+    for key in ["schema", "version", "labels"] {
+        map.remove(key);
+    }
+    serde_json::to_string(&map).ok()
+}
+
 fn json_text(map: Map<String, Value>) -> Option<String> {
     if map.is_empty() {
         None
@@ -208,7 +234,15 @@ fn json_text(map: Map<String, Value>) -> Option<String> {
 }
 
 /// The label pairs as canonical JSON (`[["priority","high"],...]`), in the schema's order.
-fn labels(run: &RunRecord) -> Option<String> {
+fn labels(run: &RunRecord) -> Option<Labels> {
+    let canonical = canonical_labels(run)?;
+    Some(Labels {
+        hash: std::hash::BuildHasher::hash_one(label_hasher(), canonical.as_str()),
+        canonical,
+    })
+}
+
+fn canonical_labels(run: &RunRecord) -> Option<String> {
     let meta = run.metadata.as_ref()?;
     let mut out: Vec<u8> = Vec::with_capacity(64);
     out.push(b'[');

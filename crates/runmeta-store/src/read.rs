@@ -92,9 +92,32 @@ pub(crate) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
     record.child_runs = u32::try_from(row.get::<_, i64>(25)?).unwrap_or(u32::MAX);
     record.unpriced_messages = u32::try_from(row.get::<_, i64>(26)?).unwrap_or(u32::MAX);
     if let Some(text) = row.get::<_, Option<String>>(29)? {
-        let value: Value = serde_json::from_str(&text).map_err(|e| corrupt("metadata", e))?;
-        record.metadata =
-            Some(MetadataRecord::from_json(&value).map_err(|e| corrupt("metadata", e))?);
+        let mut map = match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err(corrupt("metadata", "not a JSON object")),
+            Err(e) => return Err(corrupt("metadata", e)),
+        };
+        // What the row keeps in other columns (a store written before this layout has it
+        // in the JSON already).
+        if let Some(schema) = row.get::<_, Option<String>>(27)? {
+            map.entry("schema").or_insert(Value::String(schema));
+        }
+        if let Some(version) = row.get::<_, Option<i64>>(28)? {
+            map.entry("version").or_insert(Value::from(version));
+        }
+        if !map.contains_key("labels") {
+            let keys: Vec<Value> =
+                crate::query::labels_from_canonical(row.get::<_, Option<String>>(31)?.as_deref())
+                    .into_iter()
+                    .map(|(k, _)| Value::String(k))
+                    .collect();
+            if !keys.is_empty() {
+                map.insert("labels".into(), Value::Array(keys));
+            }
+        }
+        record.metadata = Some(
+            MetadataRecord::from_json(&Value::Object(map)).map_err(|e| corrupt("metadata", e))?,
+        );
     }
     record.request_model = row.get::<_, Option<String>>(32)?.map(Cow::Owned);
     Ok(RunRow { id, record })

@@ -4,8 +4,9 @@
 //!
 //! - `runs`: one row per run; metrics as columns (tokens, cost in nano-units, durations in
 //!   nanoseconds, `started_at` in Unix nanoseconds UTC), metadata in `metadata` as the core's
-//!   `MetadataRecord::to_json` (`{"schema", "version", "values", "labels", "errors", ...}`,
-//!   redacted fields masked), the rest of the record (per-model breakdown, provider metrics,
+//!   `MetadataRecord::to_json` (`{"values", "errors", "sla_deadline_key", ...}`, redacted
+//!   fields masked) less what other columns hold (`meta_schema`, `meta_version`, the label
+//!   keys of `label_set`), the rest of the record (per-model breakdown, provider metrics,
 //!   children usage) as JSON in `extra`.
 //! - `messages` and `tool_calls`: a run's model calls and tool calls, keyed by
 //!   `(run, seq)` where `run` is `runs.id`.

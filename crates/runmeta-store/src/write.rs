@@ -5,12 +5,13 @@
 //! batch and parameters bound in place.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, Statement, Transaction, TransactionBehavior};
 
 use crate::codec::int;
-use crate::encode::{EncodedMessage, EncodedRun, EncodedToolCall};
+use crate::encode::{EncodedMessage, EncodedRun, EncodedToolCall, Labels};
 use crate::error::{Result, StoreError};
 
 /// Most distinct label combinations remembered by a writer before its cache is reset.
@@ -33,7 +34,25 @@ pub(crate) struct Writer {
 
 /// Label combination → set id; foldhash is seeded per process, so hostile label values cannot
 /// steer collisions.
-type LabelCache = HashMap<String, i64, foldhash::fast::RandomState>;
+type LabelCache = HashMap<u64, Vec<(String, i64)>, BuildHasherDefault<PreHashed>>;
+
+/// A `Hasher` for keys that are hashes already (computed by the encoder).
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 const INSERT_RUN: &str = "INSERT INTO runs (
     run_id, parent_run_id, session_id, agent, team, release, model, request_model,
@@ -103,7 +122,7 @@ impl Writer {
             let mut tool_stmt = tx.prepare_cached(INSERT_TOOL_CALL)?;
             for run in runs {
                 let label_set = match &run.labels {
-                    Some(canonical) => Some(label_set(&tx, &mut self.label_sets, canonical)?),
+                    Some(labels) => Some(label_set(&tx, &mut self.label_sets, labels)?),
                     None => None,
                 };
                 let mut b = Binder {
@@ -225,8 +244,12 @@ fn bind_run(b: &mut Binder<'_, '_>, run: &EncodedRun, label_set: Option<i64>) ->
 }
 
 /// The id of a label combination, created on first use.
-fn label_set(tx: &Transaction<'_>, cache: &mut LabelCache, canonical: &str) -> Result<i64> {
-    if let Some(&id) = cache.get(canonical) {
+fn label_set(tx: &Transaction<'_>, cache: &mut LabelCache, labels: &Labels) -> Result<i64> {
+    let canonical = labels.canonical.as_str();
+    if let Some(&(_, id)) = cache
+        .get(&labels.hash)
+        .and_then(|bucket| bucket.iter().find(|(c, _)| c == canonical))
+    {
         return Ok(id);
     }
     let inserted = tx
@@ -248,6 +271,9 @@ fn label_set(tx: &Transaction<'_>, cache: &mut LabelCache, canonical: &str) -> R
         tx.prepare_cached("SELECT id FROM label_sets WHERE canonical = ?1")?
             .query_row([canonical], |r| r.get(0))?
     };
-    cache.insert(canonical.to_owned(), id);
+    cache
+        .entry(labels.hash)
+        .or_default()
+        .push((canonical.to_owned(), id));
     Ok(id)
 }
