@@ -34,6 +34,7 @@ use crate::metrics::json::{
 };
 use crate::metrics::json_calls::{details_from_json, details_json};
 use crate::metrics::{Cost, JsonFieldError, MessageMetrics, Metrics, ToolCallMetrics};
+use crate::schema::limits::MAX_KEYS;
 use crate::schema::{DynMetadata, FieldError, JsonMetadata, MetadataErrors, Problem};
 
 /// A run record's JSON could not be read.
@@ -353,6 +354,15 @@ impl MetadataRecord {
         }
         let label_keys = match f.array("labels")? {
             None => Vec::new(),
+            // A schema has at most MAX_KEYS fields; more labels would only make every series
+            // of the run (and recording it) as large as the list.
+            Some(items) if items.len() > MAX_KEYS => {
+                return Err(JsonFieldError::invalid(
+                    "labels",
+                    "at most 256 label keys",
+                    format!("{} keys", items.len()),
+                ))
+            }
             Some(items) => items
                 .iter()
                 .enumerate()
