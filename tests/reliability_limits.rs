@@ -225,6 +225,44 @@ fn deep_toml_pricing_files_are_refused_without_overflowing_the_stack() {
     }
 }
 
+/// A run-record JSON line whose metadata declares `n` label keys.
+fn record_with_labels(n: usize) -> Value {
+    let keys: Vec<Value> = (0..n).map(|i| Value::String(format!("k{i}"))).collect();
+    let values: Map<String, Value> = (0..n)
+        .map(|i| (format!("k{i}"), Value::String("v".into())))
+        .collect();
+    serde_json::json!({
+        "run_id": "0195508c-6f3a-7c4e-9a43-1f2e3d4c5b6a",
+        "agent_name": "imported",
+        "created_at": "2024-01-15T14:00:00Z",
+        "status": "success",
+        "metadata": {"schema": "Imported", "version": 1, "values": values, "labels": keys},
+    })
+}
+
+#[test]
+fn an_imported_record_with_a_flood_of_label_keys_is_refused() {
+    // Every label of a run becomes a label of each of its series: 100k label keys would make
+    // recording quadratic and each exposition line megabytes long. A schema has at most
+    // MAX_KEYS fields, so an import holds no more labels than that.
+    let Err(err) = RunRecord::from_json(&record_with_labels(100_000)) else {
+        panic!("100k label keys are accepted");
+    };
+    assert!(
+        err.to_string().starts_with("metadata.labels: "),
+        "a clear message: {err}"
+    );
+    let Err(err) = RunRecord::from_json(&record_with_labels(MAX_KEYS + 1)) else {
+        panic!("{} label keys are accepted", MAX_KEYS + 1);
+    };
+    assert!(err.to_string().contains("at most 256"), "{err}");
+    let ok = RunRecord::from_json(&record_with_labels(MAX_KEYS)).expect("at the limit");
+    let exporter = PrometheusExporter::new();
+    exporter.record(&ok);
+    let text = exporter.render();
+    assert!(text.contains("k255=\"v\""), "every label is exported");
+}
+
 // ----- Prometheus label values -----
 
 /// Values that have broken exporters: quotes, backslashes, line breaks, sample injection,
