@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::types::ValueRef;
+use rusqlite::{params_from_iter, Connection};
 
 use runmeta_core::aggregate::{Dimension, GroupLabel, MAX_DISTINCT, OTHER, UNKNOWN_ERROR_CLASS};
 
@@ -56,26 +57,44 @@ impl Counts {
 
     /// The counts by name: the `MAX_DISTINCT - 1` largest, the rest under `OTHER`.
     pub(crate) fn to_map(&self, names: &Interner) -> BTreeMap<String, u64> {
-        let mut all: Vec<(u64, &str)> = self
-            .0
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(code, n)| {
-                let name = u32::try_from(code)
-                    .ok()
-                    .and_then(|c| names.value(c))
-                    .unwrap_or(UNKNOWN_ERROR_CLASS);
-                (*n, name)
-            })
-            .collect();
-        all.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        let mut map = BTreeMap::new();
-        for (i, (n, name)) in all.into_iter().enumerate() {
-            let key = if i + 1 < MAX_DISTINCT { name } else { OTHER };
-            *map.entry(key.to_owned()).or_insert(0) += n;
+        capped(self.named(names))
+    }
+
+    /// The counts by name, all of them.
+    pub(crate) fn named(&self, names: &Interner) -> HashMap<String, u64> {
+        let mut map = HashMap::new();
+        for (code, n) in self.0.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let name = u32::try_from(code)
+                .ok()
+                .and_then(|c| names.value(c))
+                .unwrap_or(UNKNOWN_ERROR_CLASS);
+            *map.entry(name.to_owned()).or_insert(0) += n;
         }
         map
+    }
+}
+
+/// Counts by name: the `MAX_DISTINCT - 1` largest, the rest under `OTHER`.
+pub(crate) fn capped(counts: HashMap<String, u64>) -> BTreeMap<String, u64> {
+    let mut all: Vec<(u64, String)> = counts.into_iter().map(|(k, n)| (n, k)).collect();
+    all.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut map = BTreeMap::new();
+    for (i, (n, name)) in all.into_iter().enumerate() {
+        let key = if i + 1 < MAX_DISTINCT {
+            name
+        } else {
+            OTHER.to_owned()
+        };
+        *map.entry(key).or_insert(0) += n;
+    }
+    map
+}
+
+impl Counts {
+    /// Is every count zero?
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|n| *n == 0)
     }
 }
 
@@ -107,7 +126,61 @@ pub(crate) struct Grouper<'a> {
     pub(crate) by_set: Option<HashMap<Option<i64>, usize, foldhash::fast::RandomState>>,
 }
 
-impl Grouper<'_> {
+impl<'a> Grouper<'a> {
+    /// A grouper for `dims`, with the label codes of every label set loaded from `conn`;
+    /// `columns` says whether some dimension is a column (else runs group by label set).
+    pub(crate) fn new(
+        conn: &Connection,
+        dims: &'a [Dimension],
+        columns: bool,
+    ) -> rusqlite::Result<Self> {
+        let label_keys: Vec<&str> = dims
+            .iter()
+            .filter_map(|d| match d {
+                Dimension::Label(k) => Some(&**k),
+                _ => None,
+            })
+            .collect();
+        let mut g = Grouper {
+            dims,
+            set_codes: HashMap::new(),
+            no_labels: vec![0; label_keys.len()],
+            interners: dims.iter().map(|_| Interner::default()).collect(),
+            groups: HashMap::default(),
+            keys: Vec::new(),
+            key: vec![0; dims.len()],
+            by_set: (!columns).then(HashMap::default),
+        };
+        if label_keys.is_empty() {
+            return Ok(g);
+        }
+        // Label sets are few: load each one's codes in the label dimensions once.
+        let sql = format!(
+            "SELECT set_id, key, value FROM label_values WHERE key IN ({})",
+            vec!["?"; label_keys.len()].join(", ")
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(label_keys.iter()))?;
+        while let Some(row) = rows.next()? {
+            let set: i64 = row.get(0)?;
+            let key: String = row.get(1)?;
+            let value: String = row.get(2)?;
+            let Some(li) = label_keys.iter().position(|k| *k == key) else {
+                continue;
+            };
+            let Some(di) = dims
+                .iter()
+                .position(|d| matches!(d, Dimension::Label(k) if **k == *key))
+            else {
+                continue;
+            };
+            let code = g.interners[di].code(&value);
+            let n = label_keys.len();
+            g.set_codes.entry(set).or_insert_with(|| vec![0; n])[li] = code;
+        }
+        Ok(g)
+    }
+
     /// The group of a row whose label set is at `set_col` and whose dimension columns follow
     /// from `first_col`; `create` adds missing groups.
     pub(crate) fn group(
@@ -191,5 +264,7 @@ mod tests {
         assert_eq!(map.get("class39"), Some(&40));
         assert!(map.get(OTHER).is_some_and(|n| *n > 0));
         assert_eq!(map.values().sum::<u64>(), (1..=40u64).sum::<u64>());
+        assert!(!c.is_empty());
+        assert!(Counts::default().is_empty());
     }
 }

@@ -41,6 +41,7 @@ mod query;
 mod read;
 mod report;
 mod rollup;
+mod scan;
 mod schema;
 mod sink;
 mod store;

@@ -4,8 +4,9 @@
 //!
 //! Percentiles here are **exact** (nearest rank over every run of the group: the p-th
 //! percentile is the smallest value with at least p % of the runs at or below it), computed in
-//! Rust from the values one scan fetches; no sketch, no interpolation. Memory is 8 bytes per
-//! run in the window (16 with time to first token). Token `p95` values are not computed
+//! Rust from the values the scan fetches; no sketch, no interpolation. Memory is 8 bytes per
+//! run in the window (16 with time to first token). Large tables are scanned by several
+//! threads over row-id ranges, each on its own read-only connection, and the parts merged. Token `p95` values are not computed
 //! (`None`); their means are exact.
 
 use std::collections::HashMap;
@@ -18,12 +19,28 @@ use runmeta_core::aggregate::{
 };
 use runmeta_core::metrics::Cost;
 
-use crate::codec::uint;
 use crate::error::{Result, StoreError};
-use crate::group::{integer, text, Counts, Grouper, Interner};
+use crate::group::{capped, integer, text, Counts, Grouper, Interner};
 use crate::query::{where_clause, RunFilter};
-use crate::schema::flags;
+use crate::scan::{merge, scan, ScanSpec, Totals};
 use crate::Store;
+
+/// Most threads one report scans with.
+const MAX_SCAN_THREADS: usize = 4;
+
+/// Tables with fewer runs are scanned on one thread.
+const PARALLEL_SCAN_MIN_RUNS: i64 = 100_000;
+
+/// A read-only connection for a part of a parallel scan.
+fn open_reader(path: &std::path::Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    crate::schema::configure_reads(&conn)?;
+    Ok(conn)
+}
 
 /// A report request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,28 +53,6 @@ pub struct ReportQuery {
     /// Also fill each row's per-tool lines ([`ReportRow::tools`]); costs a second scan over
     /// the tool calls.
     pub tools: bool,
-}
-
-#[derive(Default)]
-struct Acc {
-    runs: u64,
-    success: u64,
-    errors: u64,
-    cancelled: u64,
-    error_classes: Counts,
-    durations: Vec<i64>,
-    ttfts: Vec<i64>,
-    tokens: [u64; 6],
-    cost_total: u64,
-    priced_runs: u64,
-    priced_cost: u64,
-    unpriced_runs: u64,
-    tool_calls: u64,
-    tool_errors: u64,
-    stop_reasons: Counts,
-    sla_runs: u64,
-    sla_breaches: u64,
-    sla_at_risk: u64,
 }
 
 #[derive(Default)]
@@ -115,14 +110,6 @@ fn column(d: &Dimension) -> Result<Option<&'static str>> {
     }))
 }
 
-/// The columns one report scan reads per run (few: each costs per row).
-const RUN_SCAN: &str = "r.duration_ns, r.ttft_ns, r.input_tokens, r.output_tokens, \
-    r.total_tokens, r.reasoning_tokens, r.cache_read_tokens, r.cache_write_tokens, \
-    r.cost_nanos, r.flags, r.stop_reason, r.error_class, r.tool_call_count, \
-    r.tool_error_count, r.label_set";
-/// Column of `r.label_set` in [`RUN_SCAN`]; the dimension columns follow it.
-const RUN_SET_COL: usize = 14;
-
 impl Store {
     /// The dashboard report over the runs matching `query.filter`, grouped by
     /// `query.group_by`, largest group first. Percentiles are exact (see the module docs).
@@ -136,98 +123,25 @@ impl Store {
         for d in dims {
             columns.extend(column(d)?);
         }
-        let label_keys: Vec<&str> = dims
-            .iter()
-            .filter_map(|d| match d {
-                Dimension::Label(k) => Some(&**k),
-                _ => None,
-            })
-            .collect();
-        let mut g = Grouper {
+        let spec = ScanSpec {
             dims,
-            set_codes: HashMap::new(),
-            no_labels: vec![0; label_keys.len()],
-            interners: dims.iter().map(|_| Interner::default()).collect(),
-            groups: HashMap::default(),
-            keys: Vec::new(),
-            key: vec![0; dims.len()],
-            by_set: columns.is_empty().then(HashMap::default),
+            columns: &columns,
+            filter: &query.filter,
+            source: self.scan_source(&query.filter)?,
         };
-        self.load_label_codes(&label_keys, &mut g)?;
-
-        let mut params = Vec::new();
-        let conds = query.filter.conditions(&mut params);
-        let source = self.scan_source(&query.filter)?;
-        let extra: String = columns.iter().map(|c| format!(", {c}")).collect();
-        let sql = format!(
-            "SELECT {RUN_SCAN}{extra} FROM {source}{}",
-            where_clause(&conds)
-        );
-        let mut stmt = self.conn().prepare(&sql)?;
-        let mut rows = stmt.query(params_from_iter(params.iter()))?;
-        let mut accs: Vec<Acc> = Vec::new();
-        let mut stop_names = Interner::default();
-        let mut class_names = Interner::default();
-        while let Some(row) = rows.next()? {
-            let Some(gi) = g.group(row, RUN_SET_COL, RUN_SET_COL + 1, true)? else {
-                continue;
-            };
-            if accs.len() <= gi {
-                accs.resize_with(gi + 1, Acc::default);
-            }
-            let acc = &mut accs[gi];
-            let int = |i: usize| row.get_ref(i).map(integer);
-            acc.runs += 1;
-            acc.durations.push(int(0)?.unwrap_or(0));
-            if let Some(t) = int(1)? {
-                acc.ttfts.push(t);
-            }
-            for (k, sum) in acc.tokens.iter_mut().enumerate() {
-                *sum = sum.saturating_add(uint(int(2 + k)?.unwrap_or(0)));
-            }
-            let cost = uint(int(8)?.unwrap_or(0));
-            acc.cost_total = acc.cost_total.saturating_add(cost);
-            let f = int(9)?.unwrap_or(0);
-            if f & flags::UNPRICED != 0 {
-                acc.unpriced_runs += 1;
-            } else {
-                acc.priced_runs += 1;
-                acc.priced_cost = acc.priced_cost.saturating_add(cost);
-            }
-            match f & flags::STATUS_MASK {
-                0 => acc.success += 1,
-                3 => acc.cancelled += 1,
-                _ => {
-                    acc.errors += 1;
-                    let class = text(row.get_ref(11)?).unwrap_or(UNKNOWN_ERROR_CLASS);
-                    acc.error_classes.add(class_names.code(class));
-                }
-            }
-            acc.stop_reasons
-                .add(text(row.get_ref(10)?).map_or(0, |s| stop_names.code(s)));
-            acc.tool_calls += uint(int(12)?.unwrap_or(0));
-            acc.tool_errors += uint(int(13)?.unwrap_or(0));
-            if f & flags::HAS_SLA != 0 {
-                acc.sla_runs += 1;
-                acc.sla_breaches += u64::from(f & flags::SLA_BREACHED != 0);
-            }
-            acc.sla_at_risk += u64::from(f & flags::SLA_AT_RISK != 0);
-        }
-        drop(rows);
-        drop(stmt);
-
+        let totals = self.scan_parallel(&spec, PARALLEL_SCAN_MIN_RUNS)?;
         let tools = if query.tools {
-            self.tool_lines(&query.filter, &columns, &mut g)?
+            self.tool_lines(&query.filter, dims, &columns)?
         } else {
             HashMap::new()
         };
-        let mut out: Vec<ReportRow> = accs
+        let mut out: Vec<ReportRow> = totals
             .into_iter()
-            .enumerate()
-            .map(|(gi, acc)| {
-                let mut row = finish(g.labels(gi), acc, &stop_names, &class_names);
-                if let Some(t) = tools.get(&gi) {
-                    row.tools.clone_from(t);
+            .map(|t| {
+                let tools = tools.get(&t.group).cloned();
+                let mut row = finish(t);
+                if let Some(tools) = tools {
+                    row.tools = tools;
                 }
                 row
             })
@@ -253,45 +167,59 @@ impl Store {
         })
     }
 
-    /// Loads the codes of the label dimensions of every label set (label sets are few).
-    fn load_label_codes(&self, label_keys: &[&str], g: &mut Grouper<'_>) -> Result<()> {
-        if label_keys.is_empty() {
-            return Ok(());
+    /// Scans with one thread per core (at most [`MAX_SCAN_THREADS`]) over row-id ranges, each
+    /// on its own read-only connection, when the table is large; else on this connection.
+    /// Each part reads its own snapshot, so runs committed during a report may or may not
+    /// count.
+    fn scan_parallel(&self, spec: &ScanSpec<'_>, min_runs: i64) -> Result<Vec<Totals>> {
+        let (lo, hi): (i64, i64) = self.conn().query_row(
+            "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(MAX_SCAN_THREADS);
+        let span = hi.saturating_sub(lo).saturating_add(1);
+        if threads < 2 || span < min_runs || !self.path().is_file() {
+            return scan(self.conn(), spec, None);
         }
-        let sql = format!(
-            "SELECT set_id, key, value FROM label_values WHERE key IN ({})",
-            vec!["?"; label_keys.len()].join(", ")
-        );
-        let mut stmt = self.conn().prepare(&sql)?;
-        let mut rows = stmt.query(params_from_iter(label_keys.iter()))?;
-        while let Some(row) = rows.next()? {
-            let set: i64 = row.get(0)?;
-            let key: String = row.get(1)?;
-            let value: String = row.get(2)?;
-            let Some(li) = label_keys.iter().position(|k| *k == key) else {
-                continue;
-            };
-            let Some(di) = g
-                .dims
+        let n = i64::try_from(threads).unwrap_or(2);
+        let step = span / n + 1;
+        let ranges: Vec<(i64, i64)> = (0..n)
+            .map(|i| (lo + i * step, (lo + (i + 1) * step).min(hi + 1)))
+            .collect();
+        let path = self.path();
+        let parts = std::thread::scope(|s| {
+            let handles: Vec<_> = ranges
                 .iter()
-                .position(|d| matches!(d, Dimension::Label(k) if **k == *key))
-            else {
-                continue;
-            };
-            let code = g.interners[di].code(&value);
-            let n = label_keys.len();
-            g.set_codes.entry(set).or_insert_with(|| vec![0; n])[li] = code;
-        }
-        Ok(())
+                .map(|&range| {
+                    s.spawn(move || {
+                        let conn = open_reader(path)?;
+                        scan(&conn, spec, Some(range))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(StoreError::Corrupt("a report scan thread panicked".into()))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(merge(parts))
     }
 
     /// Per-tool lines of each group: a scan of the tool calls of the matching runs.
     fn tool_lines(
         &self,
         filter: &RunFilter,
+        dims: &[Dimension],
         columns: &[&str],
-        g: &mut Grouper<'_>,
-    ) -> Result<HashMap<usize, Vec<ToolRow>>> {
+    ) -> Result<HashMap<Vec<GroupLabel>, Vec<ToolRow>>> {
+        let mut g = Grouper::new(self.conn(), dims, !columns.is_empty())?;
         let mut params = Vec::new();
         let conds = filter.conditions(&mut params);
         let extra: String = columns.iter().map(|c| format!(", {c}")).collect();
@@ -306,7 +234,7 @@ impl Store {
         let mut classes = Interner::default();
         let mut accs: HashMap<(usize, u32), ToolAcc> = HashMap::new();
         while let Some(row) = rows.next()? {
-            let Some(gi) = g.group(row, 4, 5, false)? else {
+            let Some(gi) = g.group(row, 4, 5, true)? else {
                 continue;
             };
             let name = names.code(text(row.get_ref(0)?).unwrap_or(""));
@@ -319,10 +247,10 @@ impl Store {
             }
             acc.durations.push(integer(row.get_ref(3)?).unwrap_or(0));
         }
-        let mut out: HashMap<usize, Vec<ToolRow>> = HashMap::new();
+        let mut out: HashMap<Vec<GroupLabel>, Vec<ToolRow>> = HashMap::new();
         for ((gi, name), mut acc) in accs {
             acc.durations.sort_unstable();
-            out.entry(gi).or_default().push(ToolRow {
+            out.entry(g.labels(gi)).or_default().push(ToolRow {
                 tool: names.value(name).unwrap_or("").to_owned(),
                 calls: acc.calls,
                 errors: acc.errors,
@@ -366,41 +294,39 @@ impl Store {
     }
 }
 
-fn finish(group: Vec<GroupLabel>, mut acc: Acc, stops: &Interner, classes: &Interner) -> ReportRow {
-    acc.durations.sort_unstable();
-    acc.ttfts.sort_unstable();
+fn finish(mut t: Totals) -> ReportRow {
+    t.durations.sort_unstable();
+    t.ttfts.sort_unstable();
     let p = |v: &[i64], q: f64| percentile(v, q).map(ms);
     #[allow(clippy::cast_precision_loss)]
     let mean = |sum: u64| {
-        if acc.runs == 0 {
+        if t.runs == 0 {
             0.0
         } else {
-            sum as f64 / acc.runs as f64
+            sum as f64 / t.runs as f64
         }
     };
     let stat = |i: usize| TokenStat {
-        mean: mean(acc.tokens[i]),
+        mean: mean(t.tokens[i]),
         p95: None,
     };
-    let cost_per_run = (acc.priced_runs > 0).then(|| {
-        let n = u128::from(acc.priced_runs);
-        let avg = (u128::from(acc.priced_cost) + n / 2) / n;
+    let cost_per_run = (t.priced_runs > 0).then(|| {
+        let n = u128::from(t.priced_runs);
+        let avg = (u128::from(t.priced_cost) + n / 2) / n;
         Cost::from_nanos(u64::try_from(avg).unwrap_or(u64::MAX))
     });
     ReportRow {
-        group,
-        run_count: acc.runs,
-        success_count: acc.success,
-        error_count: acc.errors,
-        cancelled_count: acc.cancelled,
-        success_rate: ratio(acc.success, acc.runs),
-        errors_by_class: acc.error_classes.to_map(classes),
-        latency_p50_ms: p(&acc.durations, 0.50),
-        latency_p95_ms: p(&acc.durations, 0.95),
-        latency_p99_ms: p(&acc.durations, 0.99),
-        latency_max_ms: acc.durations.last().copied().map(ms),
-        ttft_p50_ms: p(&acc.ttfts, 0.50),
-        ttft_p95_ms: p(&acc.ttfts, 0.95),
+        run_count: t.runs,
+        success_count: t.success,
+        error_count: t.errors,
+        cancelled_count: t.cancelled,
+        success_rate: ratio(t.success, t.runs),
+        latency_p50_ms: p(&t.durations, 0.50),
+        latency_p95_ms: p(&t.durations, 0.95),
+        latency_p99_ms: p(&t.durations, 0.99),
+        latency_max_ms: t.durations.last().copied().map(ms),
+        ttft_p50_ms: p(&t.ttfts, 0.50),
+        ttft_p95_ms: p(&t.ttfts, 0.95),
         tokens_per_run: TokensPerRun {
             input: stat(0),
             output: stat(1),
@@ -409,20 +335,22 @@ fn finish(group: Vec<GroupLabel>, mut acc: Acc, stops: &Interner, classes: &Inte
             cache_read: stat(4),
             cache_write: stat(5),
         },
-        cost_total: Cost::from_nanos(acc.cost_total),
+        cost_total: Cost::from_nanos(t.cost_total),
         cost_per_run,
-        priced_runs: acc.priced_runs,
-        unpriced_runs: acc.unpriced_runs,
-        tool_calls: acc.tool_calls,
-        tool_calls_per_run: ratio(acc.tool_calls, acc.runs),
-        tool_error_rate: (acc.tool_calls > 0).then(|| ratio(acc.tool_errors, acc.tool_calls)),
+        priced_runs: t.priced_runs,
+        unpriced_runs: t.unpriced_runs,
+        tool_calls: t.tool_calls,
+        tool_calls_per_run: ratio(t.tool_calls, t.runs),
+        tool_error_rate: (t.tool_calls > 0).then(|| ratio(t.tool_errors, t.tool_calls)),
         tools: Vec::new(),
-        stop_reasons: acc.stop_reasons.to_map(stops),
-        sla_runs: acc.sla_runs,
-        sla_breaches: acc.sla_breaches,
-        sla_at_risk: acc.sla_at_risk,
-        sla_breach_rate: (acc.sla_runs > 0).then(|| ratio(acc.sla_breaches, acc.sla_runs)),
+        stop_reasons: capped(std::mem::take(&mut t.stop_reasons)),
+        errors_by_class: capped(std::mem::take(&mut t.error_classes)),
+        sla_runs: t.sla_runs,
+        sla_breaches: t.sla_breaches,
+        sla_at_risk: t.sla_at_risk,
+        sla_breach_rate: (t.sla_runs > 0).then(|| ratio(t.sla_breaches, t.sla_runs)),
         trend: None,
+        group: t.group,
     }
 }
 
@@ -439,6 +367,63 @@ mod tests {
         assert_eq!(percentile(&[7], 0.99), Some(7));
         assert_eq!(percentile(&[], 0.5), None);
         assert_eq!(percentile(&[1, 2, 3], 0.5), Some(2));
+    }
+
+    #[test]
+    fn a_parallel_scan_equals_a_single_one() {
+        use runmeta_core::run::{MetadataRecord, RunRecord, RunStatus};
+        use runmeta_core::schema::JsonMetadata;
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("p.db")).unwrap();
+        let t0 = jiff::Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(500_000);
+        let runs: Vec<RunRecord> = (0..3_000u64)
+            .map(|i| {
+                let mut r = RunRecord::new(if i % 3 == 0 { "a" } else { "b" }, t0);
+                r.duration = std::time::Duration::from_millis(i % 977);
+                if i % 7 == 0 {
+                    r.status = RunStatus::Error;
+                }
+                let mut values = serde_json::Map::new();
+                values.insert("tier".into(), ["free", "pro"][(i % 2) as usize].into());
+                r.metadata = Some(MetadataRecord {
+                    value: Arc::new(JsonMetadata {
+                        schema: "S".into(),
+                        version: 1,
+                        values,
+                        label_keys: vec!["tier".into()],
+                        ..JsonMetadata::default()
+                    }),
+                    errors: None,
+                });
+                r
+            })
+            .collect();
+        store.insert(&runs).unwrap();
+        for by in ["tier", "agent,tier", ""] {
+            let group_by = GroupBy::parse(by).unwrap();
+            let mut columns = Vec::new();
+            for d in group_by.dimensions() {
+                columns.extend(column(d).unwrap());
+            }
+            let filter = RunFilter::default();
+            let spec = ScanSpec {
+                dims: group_by.dimensions(),
+                columns: &columns,
+                filter: &filter,
+                source: "runs r",
+            };
+            let sorted = |v: Vec<Totals>| {
+                let mut rows: Vec<ReportRow> = v.into_iter().map(finish).collect();
+                rows.sort_by(|a, b| format!("{:?}", a.group).cmp(&format!("{:?}", b.group)));
+                rows
+            };
+            let single = sorted(scan(store.conn(), &spec, None).unwrap());
+            let parallel = sorted(store.scan_parallel(&spec, 1).unwrap());
+            assert_eq!(single, parallel, "by {by}");
+            assert_eq!(single.iter().map(|r| r.run_count).sum::<u64>(), 3_000);
+        }
     }
 
     #[test]
