@@ -7,6 +7,11 @@
 //!
 //! Prints one line per measurement. Targets: ingest ≥ 200 000 runs/s, report over 1 000 000
 //! runs grouped by two labels ≤ 1 s.
+//!
+//! Runs are typical: a session id (four runs per session), metadata with two labels, one model
+//! call and one tool call; a second ingest measures run-level records (no message or tool-call
+//! rows). Besides the wall-clock rate (which depends on what else the machine runs), each
+//! ingest prints the writer thread's CPU time and the rate it implies on a core of its own.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,6 +105,10 @@ fn vary(r: &mut RunRecord, i: u64, rng: &mut Rng, start: Timestamp, metas: &[Met
     };
     let m = usize::try_from(rng.next() % metas.len() as u64).unwrap_or(0);
     r.metadata = Some(metas[m].clone());
+    // Four runs per session, as a conversation would have.
+    if i % 4 == 0 {
+        r.session_id = Some(Arc::from(format!("sess-{}", i / 4)));
+    }
 }
 
 /// CPU seconds (user + system) used so far by a thread, from its `stat` file (Linux).
