@@ -552,3 +552,42 @@ fn stored_control_characters_never_reach_the_terminal() {
         assert!(!stdout(&o).contains('\x1b'), "{args:?}: {}", stdout(&o));
     }
 }
+
+#[test]
+fn teams_and_stdin_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("team.db");
+    let mut leader = run("leader", 30, 500, "high", "pro");
+    leader.team = Some(Cow::Borrowed("desk"));
+    let mut member = run("member", 29, 200, "high", "pro");
+    member.team = Some(Cow::Borrowed("desk"));
+    member.parent_run_id = Some(leader.run_id);
+    leader.children_usage = member.metrics.usage;
+    leader.child_runs = 1;
+    let lines = format!("{}\n{}\n", leader.to_json(), member.to_json());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runmeta"))
+        .args(["import", "--db", &db_arg(&db), "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), lines.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let teams = runmeta(&["teams", "--db", &db_arg(&db), "--format", "json"]);
+    assert_eq!(code(&teams), 0, "{}", stderr(&teams));
+    let v: Value = serde_json::from_str(&stdout(&teams)).unwrap();
+    assert_eq!(v[0]["team"], "desk");
+    assert_eq!(v[0]["team_runs"], 1);
+    assert_eq!(v[0]["member_runs"], 1);
+    assert_eq!(v[0]["leader_tokens"], 120);
+    assert_eq!(v[0]["full_team_tokens"], 240);
+    let tree = runmeta(&["show", "--db", &db_arg(&db), &leader.run_id.to_string()]);
+    assert!(
+        stdout(&tree).contains("└─ child runs (1)"),
+        "{}",
+        stdout(&tree)
+    );
+    assert!(stdout(&tree).contains("member"));
+}
