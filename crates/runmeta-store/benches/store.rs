@@ -106,7 +106,7 @@ fn vary(r: &mut RunRecord, i: u64, rng: &mut Rng, start: Timestamp, metas: &[Met
     let m = usize::try_from(rng.next() % metas.len() as u64).unwrap_or(0);
     r.metadata = Some(metas[m].clone());
     // Four runs per session, as a conversation would have.
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         r.session_id = Some(Arc::from(format!("sess-{}", i / 4)));
     }
 }

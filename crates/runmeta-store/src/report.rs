@@ -118,6 +118,16 @@ impl Store {
     /// # Errors
     /// Grouping by `tool`, or an SQLite error.
     pub fn report(&self, query: &ReportQuery) -> Result<Report> {
+        Ok(self.report_windows(query, None)?.0)
+    }
+
+    /// The report of `query`; with `split`, runs started before it form a second report
+    /// (the previous window of a trend), from the same pass over the table.
+    pub(crate) fn report_windows(
+        &self,
+        query: &ReportQuery,
+        split: Option<jiff::Timestamp>,
+    ) -> Result<(Report, Report)> {
         let dims = query.group_by.dimensions();
         let mut columns = Vec::new();
         for d in dims {
@@ -128,43 +138,64 @@ impl Store {
             columns: &columns,
             filter: &query.filter,
             source: self.scan_source(&query.filter)?,
+            split: split.map(crate::query::clamp_ts),
         };
         let totals = self.scan_parallel(&spec, PARALLEL_SCAN_MIN_RUNS)?;
         let tools = if query.tools {
-            self.tool_lines(&query.filter, dims, &columns)?
+            let mut current = query.filter.clone();
+            if split.is_some() {
+                current.from = split;
+            }
+            self.tool_lines(&current, dims, &columns)?
         } else {
             HashMap::new()
         };
-        let mut out: Vec<ReportRow> = totals
-            .into_iter()
-            .map(|t| {
-                let tools = tools.get(&t.group).cloned();
-                let mut row = finish(t);
-                if let Some(tools) = tools {
-                    row.tools = tools;
-                }
-                row
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            b.run_count.cmp(&a.run_count).then_with(|| {
-                a.group
-                    .iter()
-                    .map(|l| &l.value)
-                    .cmp(b.group.iter().map(|l| &l.value))
-            })
-        });
-        let window = match (query.filter.from, query.filter.to) {
+        let (previous, current): (Vec<Totals>, Vec<Totals>) =
+            totals.into_iter().partition(|t| t.previous);
+        let rows = |totals: Vec<Totals>, tools: &HashMap<Vec<GroupLabel>, Vec<ToolRow>>| {
+            let mut out: Vec<ReportRow> = totals
+                .into_iter()
+                .map(|t| {
+                    let tools = tools.get(&t.group).cloned();
+                    let mut row = finish(t);
+                    if let Some(tools) = tools {
+                        row.tools = tools;
+                    }
+                    row
+                })
+                .collect();
+            out.sort_by(|a, b| {
+                b.run_count.cmp(&a.run_count).then_with(|| {
+                    a.group
+                        .iter()
+                        .map(|l| &l.value)
+                        .cmp(b.group.iter().map(|l| &l.value))
+                })
+            });
+            out
+        };
+        let group_by: Vec<String> = dims.iter().map(|d| d.name().to_owned()).collect();
+        let (start, end) = (query.filter.from, query.filter.to);
+        let span = |start: Option<jiff::Timestamp>, end: Option<jiff::Timestamp>| match (start, end)
+        {
             (Some(start), Some(end)) => Some(WindowSpan { start, end }),
             _ => None,
         };
-        Ok(Report {
-            group_by: dims.iter().map(|d| d.name().to_owned()).collect(),
-            window,
+        let current = Report {
+            group_by: group_by.clone(),
+            window: span(split.or(start), end),
             previous_window: None,
-            rows: out,
+            rows: rows(current, &tools),
             overflow_runs: 0,
-        })
+        };
+        let previous = Report {
+            group_by,
+            window: span(start, split),
+            previous_window: None,
+            rows: rows(previous, &HashMap::new()),
+            overflow_runs: 0,
+        };
+        Ok((current, previous))
     }
 
     /// Scans with one thread per core (at most [`MAX_SCAN_THREADS`]) over row-id ranges, each
@@ -413,6 +444,7 @@ mod tests {
                 columns: &columns,
                 filter: &filter,
                 source: "runs r",
+                split: None,
             };
             let sorted = |v: Vec<Totals>| {
                 let mut rows: Vec<ReportRow> = v.into_iter().map(finish).collect();

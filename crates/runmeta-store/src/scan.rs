@@ -40,6 +40,8 @@ struct Acc {
 /// One group's totals after a scan, with names instead of codes (mergeable across scans).
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
+    /// The runs started before [`ScanSpec::split`] (the previous window of a trend).
+    pub previous: bool,
     pub group: Vec<GroupLabel>,
     pub runs: u64,
     pub success: u64,
@@ -95,9 +97,11 @@ impl Totals {
 const RUN_SCAN: &str = "r.duration_ns, r.ttft_ns, r.input_tokens, r.output_tokens, \
     r.total_tokens, r.reasoning_tokens, r.cache_read_tokens, r.cache_write_tokens, \
     r.cost_nanos, r.flags, r.stop_reason, r.error_class, r.tool_call_count, \
-    r.tool_error_count, r.label_set";
+    r.tool_error_count, r.started_at, r.label_set";
+/// Column of `r.started_at` in [`RUN_SCAN`] (read only to split windows).
+const RUN_STARTED_COL: usize = 14;
 /// Column of `r.label_set` in [`RUN_SCAN`]; the dimension columns follow it.
-const RUN_SET_COL: usize = 14;
+const RUN_SET_COL: usize = 15;
 
 /// What one scan covers.
 pub(crate) struct ScanSpec<'a> {
@@ -109,6 +113,9 @@ pub(crate) struct ScanSpec<'a> {
     pub filter: &'a RunFilter,
     /// `runs r` or `runs r NOT INDEXED`.
     pub source: &'static str,
+    /// Unix nanoseconds: runs started before it count in the previous window (a trend's
+    /// two windows in one pass); `None` for one window.
+    pub split: Option<i64>,
 }
 
 /// Scans the runs matching the spec whose row id is in `range` (all without one).
@@ -140,11 +147,17 @@ pub(crate) fn scan(
         let Some(gi) = g.group(row, RUN_SET_COL, RUN_SET_COL + 1, true)? else {
             continue;
         };
-        if accs.len() <= gi {
-            accs.resize_with(gi + 1, Acc::default);
-        }
-        let acc = &mut accs[gi];
         let int = |i: usize| row.get_ref(i).map(integer);
+        // Accumulators alternate: current window at 2 * group, previous at 2 * group + 1.
+        let previous = match spec.split {
+            Some(split) => int(RUN_STARTED_COL)?.unwrap_or(i64::MIN) < split,
+            None => false,
+        };
+        let ai = 2 * gi + usize::from(previous);
+        if accs.len() <= ai {
+            accs.resize_with(ai + 1, Acc::default);
+        }
+        let acc = &mut accs[ai];
         acc.runs += 1;
         acc.durations.push(int(0)?.unwrap_or(0));
         if let Some(t) = int(1)? {
@@ -184,8 +197,10 @@ pub(crate) fn scan(
     Ok(accs
         .into_iter()
         .enumerate()
-        .map(|(gi, a)| Totals {
-            group: g.labels(gi),
+        .filter(|(_, a)| a.runs > 0)
+        .map(|(ai, a)| Totals {
+            previous: ai % 2 == 1,
+            group: g.labels(ai / 2),
             runs: a.runs,
             success: a.success,
             errors: a.errors,
@@ -208,15 +223,16 @@ pub(crate) fn scan(
         .collect())
 }
 
-/// Merges the parts of a parallel scan: one `Totals` per group.
+/// Merges the parts of a parallel scan: one `Totals` per group and window.
 pub(crate) fn merge(parts: Vec<Vec<Totals>>) -> Vec<Totals> {
-    let mut index: HashMap<Vec<GroupLabel>, usize> = HashMap::new();
+    let mut index: HashMap<(bool, Vec<GroupLabel>), usize> = HashMap::new();
     let mut out: Vec<Totals> = Vec::new();
     for t in parts.into_iter().flatten() {
-        match index.get(&t.group) {
+        let key = (t.previous, t.group.clone());
+        match index.get(&key) {
             Some(&i) => out[i].merge(t),
             None => {
-                index.insert(t.group.clone(), out.len());
+                index.insert(key, out.len());
                 out.push(t);
             }
         }

@@ -1,6 +1,6 @@
 //! Trends: a report compared with the previous window of the same length.
 
-use runmeta_core::aggregate::{Report, WindowSpan};
+use runmeta_core::aggregate::Report;
 
 use crate::error::{Result, StoreError};
 use crate::report::ReportQuery;
@@ -37,16 +37,10 @@ impl Store {
         let previous_from = from
             .checked_sub(to.duration_since(from))
             .unwrap_or(jiff::Timestamp::MIN);
-        let mut current = self.report(query)?;
-        let mut prev_query = query.clone();
-        prev_query.tools = false;
-        prev_query.filter.from = Some(previous_from);
-        prev_query.filter.to = Some(from);
-        let mut previous = self.report(&prev_query)?;
-        previous.window = Some(WindowSpan {
-            start: previous_from,
-            end: from,
-        });
+        // One pass over both windows: runs before `from` form the previous report.
+        let mut both = query.clone();
+        both.filter.from = Some(previous_from);
+        let (mut current, previous) = self.report_windows(&both, Some(from))?;
         add_trend(&mut current, &previous);
         Ok(current)
     }

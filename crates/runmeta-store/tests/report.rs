@@ -207,6 +207,22 @@ fn trends_compare_with_the_previous_window() {
     assert!((trend.run_count_change.unwrap() - 1.0).abs() < 1e-12);
     assert!((trend.latency_p95_change.unwrap() - 0.38).abs() < 1e-9);
     assert!((trend.success_rate_change_pp.unwrap() + 10.0).abs() < 1e-9);
+    // The one-pass trend equals the two windows reported apart.
+    let alone = |from, to| {
+        store
+            .report(&ReportQuery {
+                filter: RunFilter::between(from, to),
+                ..ReportQuery::default()
+            })
+            .unwrap()
+    };
+    let mut without_trend = report.rows[0].clone();
+    without_trend.trend = None;
+    assert_eq!(without_trend, alone(at_secs(100), at_secs(200)).rows[0]);
+    assert_eq!(
+        trend.previous_run_count,
+        alone(at_secs(0), at_secs(100)).rows[0].run_count
+    );
 
     let err = store
         .report_with_trend(&ReportQuery::default())
