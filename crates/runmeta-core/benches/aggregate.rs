@@ -201,7 +201,7 @@ fn fill<'a>(t: &'a mut Templates, d: &Draw) -> &'a RunRecord {
     r.metrics.usage = Usage::new(d.input, d.output);
     if let Some(call) = r.tool_calls.first_mut() {
         call.duration = Duration::from_millis(d.tool_ms);
-        call.status = if d.tool_ms % 20 == 0 {
+        call.status = if d.tool_ms.is_multiple_of(20) {
             ToolStatus::Error
         } else {
             ToolStatus::Success

@@ -140,7 +140,7 @@ fn random_run(rng: &mut Rng) -> RunRecord {
         },
         rng,
     ));
-    if rng.next_u64() % 3 > 0 {
+    if !rng.next_u64().is_multiple_of(3) {
         r.time_to_first_token = Some(Duration::from_micros(rng.next_u64() % 2_000_000));
     }
     match rng.next_u64() % 10 {
@@ -160,13 +160,13 @@ fn random_run(rng: &mut Rng) -> RunRecord {
     u.cache_read_tokens = u.input_tokens / 3;
     u.reasoning_tokens = u.output_tokens / 4;
     r.metrics.usage = u;
-    if rng.next_u64() % 7 == 0 {
+    if rng.next_u64().is_multiple_of(7) {
         r.unpriced_messages = 1;
     } else {
         r.metrics.cost = Some(Cost::from_nanos(rng.next_u64() % 50_000_000));
     }
     for i in 0..(rng.next_u64() % 4) {
-        let failed = rng.next_u64() % 5 == 0;
+        let failed = rng.next_u64().is_multiple_of(5);
         r.tool_calls.push(ToolCallMetrics {
             name: ["search_docs", "lookup_order", "send_email"]
                 [((rng.next_u64() + i) % 3) as usize]
