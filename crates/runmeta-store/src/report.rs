@@ -297,27 +297,34 @@ impl Store {
         Ok(out)
     }
 
-    /// `runs r`, or `runs r NOT INDEXED` when the time range covers most of the table: a
-    /// sequential scan then beats an index walk with one table lookup per run.
+    /// `runs r`, or `runs r NOT INDEXED` when the time range covers much of the table: a
+    /// sequential scan then beats an index walk with one table lookup per run. The share is
+    /// estimated from the first and last start times (two index lookups), assuming runs
+    /// spread evenly between them.
     fn scan_source(&self, filter: &RunFilter) -> Result<&'static str> {
         if filter.from.is_none() && filter.to.is_none() {
             return Ok("runs r");
         }
-        let total: i64 =
-            self.conn()
-                .query_row("SELECT coalesce(max(id), 0) FROM runs", [], |r| r.get(0))?;
-        let mut p = Vec::new();
-        let time_only = RunFilter {
-            from: filter.from,
-            to: filter.to,
-            ..RunFilter::default()
+        let (first, last): (Option<i64>, Option<i64>) = self.conn().query_row(
+            "SELECT min(started_at), max(started_at) FROM runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok("runs r");
         };
-        let c = time_only.conditions(&mut p);
-        let sql = format!("SELECT count(*) FROM runs r{}", where_clause(&c));
-        let in_range: i64 = self
-            .conn()
-            .query_row(&sql, params_from_iter(p), |r| r.get(0))?;
-        Ok(if in_range.saturating_mul(4) > total {
+        let from = filter.from.map_or(first, crate::query::clamp_ts).max(first);
+        let to = filter
+            .to
+            .map_or(last, crate::query::clamp_ts)
+            .min(last.saturating_add(1));
+        #[allow(clippy::cast_precision_loss)]
+        let share = if to <= from {
+            0.0
+        } else {
+            (to as f64 - from as f64) / ((last as f64 - first as f64) + 1.0)
+        };
+        Ok(if share > 0.25 {
             "runs r NOT INDEXED"
         } else {
             "runs r"
