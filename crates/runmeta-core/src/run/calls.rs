@@ -13,7 +13,7 @@ use crate::metrics::{MessageMetrics, Metrics, ModelRef, ToolCallMetrics, ToolSta
 /// ```
 /// use runmeta_core::metrics::{ModelRef, Usage};
 /// use runmeta_core::run::ModelCall;
-/// let call = ModelCall::start(ModelRef { provider: "openai".into(), id: "gpt-4o-mini".into(), ..Default::default() });
+/// let mut call = ModelCall::start(ModelRef { provider: "openai".into(), id: "gpt-4o-mini".into(), ..Default::default() });
 /// call.first_token();
 /// call.finish(Usage::new(120, 30)); // outside a run: measured, then dropped
 /// ```
