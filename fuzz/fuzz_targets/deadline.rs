@@ -20,8 +20,8 @@ fuzz_target!(|data: &[u8]| {
                 .unwrap_or_else(|e| panic!("{text:?} shows as {shown:?}, which is refused: {e}"));
             assert_eq!(back, d, "{text:?} → {shown:?}");
             let json = serde_json::to_string(&d).expect("serializes");
-            let from_json: Deadline = serde_json::from_str(&json)
-                .unwrap_or_else(|e| panic!("{text:?} → {json}: {e}"));
+            let from_json: Deadline =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{text:?} → {json}: {e}"));
             assert_eq!(from_json, d);
         }
         Err(e) => {
