@@ -10,10 +10,11 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::clock::{self, Instant};
 use super::collector::{self, Collector};
 use super::{MetadataRecord, Outcome, RunId, RunRecord};
 use crate::metrics::{MessageMetrics, Metrics, ToolCallMetrics, Usage};
@@ -38,13 +39,15 @@ pub struct RunArgs {
     pub model: Option<Cow<'static, str>>,
 }
 
-/// A run in progress. Boxed: it moves between the tracked call and this thread's stack
-/// around every poll, and moving a pointer is cheaper than moving the record.
-pub(crate) struct ActiveRun(Box<RunState>);
-
-pub(crate) struct RunState {
+/// A run in progress.
+///
+/// The record is allocated once, behind the `Arc` the sinks will share, and never moves: the
+/// run state that moves between the tracked call and this thread's stack around each poll is
+/// a few words. Nothing else holds the `Arc` until [`ActiveRun::finish`], so reaching the
+/// record mutably never copies it.
+pub(crate) struct ActiveRun {
     collector: &'static Collector,
-    pub(crate) record: RunRecord,
+    record: Arc<RunRecord>,
     start: Instant,
     first_token: Option<Duration>,
     stop_reason: Option<Cow<'static, str>>,
@@ -52,16 +55,10 @@ pub(crate) struct RunState {
     pub(crate) span: tracing::Span,
 }
 
-impl std::ops::Deref for ActiveRun {
-    type Target = RunState;
-    fn deref(&self) -> &RunState {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for ActiveRun {
-    fn deref_mut(&mut self) -> &mut RunState {
-        &mut self.0
+impl ActiveRun {
+    /// The record being built (unique until `finish`, so this never clones).
+    fn record_mut(&mut self) -> &mut RunRecord {
+        Arc::make_mut(&mut self.record)
     }
 }
 
@@ -87,39 +84,53 @@ impl ActiveRun {
     /// load and a branch).
     pub(crate) fn start(spec: &RunSpec, args: RunArgs) -> Option<ActiveRun> {
         let collector = collector::global()?;
-        // One wall-clock read gives both the id's time and the start time.
-        let now = std::time::SystemTime::now();
-        let started_at = Timestamp::try_from(now).unwrap_or(Timestamp::UNIX_EPOCH);
-        let mut record = RunRecord::with_id(RunId::at(now), Cow::Borrowed(spec.agent), started_at);
-        record.team = spec.team.map(Cow::Borrowed);
-        record.release.clone_from(&collector.release);
-        record.session_id = args.session;
-        record.metadata = args.metadata;
-        record.request_model = args.model;
+        let start = Instant::now();
+        // The wall-clock start (and the id's millisecond) come from the same monotonic read.
+        let unix_nanos = clock::unix_nanos_at(start);
+        let started_at =
+            Timestamp::from_nanosecond(unix_nanos.into()).unwrap_or(Timestamp::UNIX_EPOCH);
+        let run_id = RunId::at_unix_millis(u64::try_from(unix_nanos / 1_000_000).unwrap_or(0));
+        let RunArgs {
+            metadata,
+            mut session,
+            model,
+        } = args;
+        let mut team = spec.team.map(Cow::Borrowed);
+        let mut parent_run_id = None;
         STACK.with(|stack| {
             if let Ok(stack) = stack.try_borrow() {
                 if let Some(parent) = stack.last() {
-                    record.parent_run_id = Some(parent.record.run_id);
-                    if record.session_id.is_none() {
-                        record.session_id.clone_from(&parent.record.session_id);
+                    parent_run_id = Some(parent.record.run_id);
+                    if session.is_none() {
+                        session.clone_from(&parent.record.session_id);
                     }
-                    if record.team.is_none() {
-                        record.team.clone_from(&parent.record.team);
+                    if team.is_none() {
+                        team.clone_from(&parent.record.team);
                     }
                 }
             }
         });
+        // Built in one expression straight into its allocation (no copy of the record).
+        let record = Arc::new(RunRecord {
+            parent_run_id,
+            session_id: session,
+            team,
+            request_model: model,
+            release: collector.release.clone(),
+            metadata,
+            ..RunRecord::with_id(run_id, Cow::Borrowed(spec.agent), started_at)
+        });
         #[cfg(feature = "tracing")]
         let span = super::spans::run_span(&record);
-        Some(ActiveRun(Box::new(RunState {
+        Some(ActiveRun {
             collector,
             record,
-            start: Instant::now(),
+            start,
             first_token: None,
             stop_reason: None,
             #[cfg(feature = "tracing")]
             span,
-        })))
+        })
     }
 
     /// Pushes the run on this thread's stack while `f` runs, then takes it back. The run is
@@ -143,17 +154,12 @@ impl ActiveRun {
 
     /// Ends the run and hands its record to the collector. If this run ran inside another on
     /// this thread, its totals are added to that parent's children totals.
-    pub(crate) fn finish(self, outcome: Outcome) {
-        let RunState {
-            collector,
-            mut record,
-            start,
-            first_token,
-            stop_reason,
-            #[cfg(feature = "tracing")]
-            span,
-        } = *self.0;
-        record.duration = start.elapsed();
+    pub(crate) fn finish(mut self, outcome: Outcome) {
+        let duration = self.start.elapsed();
+        let (first_token, stop_reason) = (self.first_token, self.stop_reason.take());
+        let collector = self.collector;
+        let record = Arc::make_mut(&mut self.record);
+        record.duration = duration;
         record.status = outcome.status;
         record.error_class = outcome.error_class;
         record.stop_reason =
@@ -161,7 +167,7 @@ impl ActiveRun {
         if !record.messages.is_empty() {
             record.recompute_totals();
         }
-        record.metrics.duration = Some(record.duration);
+        record.metrics.duration = Some(duration);
         if let Some(explicit) = first_token {
             let earliest = record
                 .time_to_first_token
@@ -169,18 +175,20 @@ impl ActiveRun {
             record.time_to_first_token = Some(earliest);
             record.metrics.time_to_first_token = Some(earliest);
         }
-        collector.enrich(&mut record);
+        collector.enrich(record);
         #[cfg(feature = "tracing")]
-        super::spans::close_run_span(&span, &record);
+        super::spans::close_run_span(&self.span, record);
         let (usage, cost) = (record.total_usage(), record.total_cost());
+        let parent_run_id = record.parent_run_id;
         with_current(|parent| {
-            if Some(parent.record.run_id) == record.parent_run_id {
-                parent.record.children_usage += usage;
-                parent.record.children_cost += cost;
-                parent.record.child_runs = parent.record.child_runs.saturating_add(1);
+            if Some(parent.record.run_id) == parent_run_id {
+                let parent = parent.record_mut();
+                parent.children_usage += usage;
+                parent.children_cost += cost;
+                parent.child_runs = parent.child_runs.saturating_add(1);
             }
         });
-        collector.deliver_owned(record);
+        collector.deliver_shared(self.record);
     }
 }
 
@@ -234,7 +242,7 @@ pub fn current_run() -> Option<CurrentRun> {
 
 /// Records one model call's metrics in the current run. Outside a run it does nothing.
 pub fn record_message(message: MessageMetrics) {
-    with_current(|run| run.record.messages.push(message));
+    with_current(|run| run.record_mut().messages.push(message));
 }
 
 /// Records token usage of a model call in the current run (no timing, no model). Outside a
@@ -247,7 +255,7 @@ pub fn record_message(message: MessageMetrics) {
 pub fn record_usage(usage: impl Into<Usage>) {
     let usage = usage.into();
     with_current(|run| {
-        run.record.messages.push(MessageMetrics {
+        run.record_mut().messages.push(MessageMetrics {
             metrics: Metrics::from_usage(usage),
             ..MessageMetrics::default()
         });
@@ -278,11 +286,11 @@ pub fn add_metric(key: &str, value: impl Into<serde_json::Value>) {
     with_current(|run| {
         let mut one = serde_json::Map::new();
         one.insert(key.to_owned(), value);
-        crate::metrics::merge_json_maps(&mut run.record.metrics.additional_metrics, &one);
+        crate::metrics::merge_json_maps(&mut run.record_mut().metrics.additional_metrics, &one);
     });
 }
 
 /// Records a finished tool call in the current run.
 pub(crate) fn record_tool(call: ToolCallMetrics) {
-    with_current(|run| run.record.tool_calls.push(call));
+    with_current(|run| run.record_mut().tool_calls.push(call));
 }

@@ -114,6 +114,7 @@ impl Collector {
     /// # Errors
     /// [`AlreadyInstalled`] if one is installed (the first stays).
     pub fn install(self) -> Result<&'static Collector, AlreadyInstalled> {
+        super::clock::calibrate();
         let mut mine = Some(self);
         let installed =
             GLOBAL.get_or_init(|| mine.take().unwrap_or_else(|| Collector::builder().build()));
@@ -138,13 +139,12 @@ impl Collector {
         }
     }
 
-    /// Hands a finished run to every sink.
-    pub(crate) fn deliver_owned(&self, record: RunRecord) {
+    /// Hands a finished run to every sink: sinks that keep records share the `Arc`.
+    pub(crate) fn deliver_shared(&self, record: Arc<RunRecord>) {
         if !self.shared {
             self.deliver(&record);
             return;
         }
-        let record = Arc::new(record);
         self.runs.fetch_add(1, Ordering::Relaxed);
         for sink in &self.sinks {
             let delivered = if sink.keeps_records() {

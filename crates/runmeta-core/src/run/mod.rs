@@ -3,6 +3,7 @@
 
 mod active;
 mod calls;
+mod clock;
 mod collector;
 mod json;
 mod memory;

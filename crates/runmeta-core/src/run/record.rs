@@ -30,6 +30,11 @@ impl RunId {
         let millis = time
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        RunId::at_unix_millis(millis)
+    }
+
+    /// A new id for a run that started at this Unix time in milliseconds.
+    pub(crate) fn at_unix_millis(millis: u64) -> Self {
         RunId(uuid::Builder::from_unix_timestamp_millis(millis, &random_bits()).into_uuid())
     }
 }

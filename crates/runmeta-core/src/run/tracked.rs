@@ -62,9 +62,6 @@ pub fn run_sync<R>(
     }
 }
 
-// The running state is large (it is the run's record in progress), but it lives inside the
-// pinned future and is never moved once polled; boxing it would cost an allocation per run.
-#[allow(clippy::large_enum_variant)]
 enum State {
     /// Not polled yet: the run starts at the first poll.
     Waiting(&'static RunSpec, Option<RunArgs>),

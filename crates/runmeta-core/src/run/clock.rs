@@ -1,0 +1,96 @@
+//! The clocks of a run: one monotonic read at each end; the wall-clock start time (and the
+//! run id's millisecond) derived from a per-thread anchor rather than read again.
+//!
+//! The monotonic clock is [`quanta`]'s: it reads the CPU's time-stamp counter where that is
+//! invariant (about half the cost of `clock_gettime` on the machines measured, see
+//! BENCHMARKS.md) and the OS clock elsewhere. Its calibration (10–200 ms, once per process)
+//! runs when a collector is installed, never inside a run.
+//!
+//! A wall-clock read costs as much as a monotonic one, and a run needs the monotonic pair
+//! anyway for its duration. Each thread pairs one `Instant` with one `SystemTime` reading and
+//! derives later start times from the distance to it; the pair is read again once it is a
+//! second old, so a step of the system clock (NTP) shows in start times within a second.
+
+use std::cell::Cell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub(crate) use quanta::Instant;
+
+/// How long one anchor serves before the wall clock is read again.
+const REANCHOR_AFTER: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// This thread's `(Instant, Unix nanoseconds)` pair.
+    static ANCHOR: Cell<Option<(Instant, i64)>> = const { Cell::new(None) };
+}
+
+/// The Unix time, in nanoseconds, of `at`, an instant just read on this thread.
+pub(crate) fn unix_nanos_at(at: Instant) -> i64 {
+    ANCHOR
+        .try_with(|anchor| {
+            if let Some((base, base_nanos)) = anchor.get() {
+                if let Some(since) = at.checked_duration_since(base) {
+                    if since < REANCHOR_AFTER {
+                        // Below one second: the nanoseconds fit an `i64` many times over.
+                        return base_nanos.saturating_add(since.subsec_nanos().into());
+                    }
+                }
+            }
+            let nanos = system_unix_nanos();
+            anchor.set(Some((at, nanos)));
+            nanos
+        })
+        // During thread teardown the anchor is gone: read the clock.
+        .unwrap_or_else(|_| system_unix_nanos())
+}
+
+/// Calibrates the monotonic clock, so that no run pays for it.
+pub(crate) fn calibrate() {
+    let _ = Instant::now();
+}
+
+/// The system clock's Unix time in nanoseconds; 0 before 1970, saturated after 2262.
+fn system_unix_nanos() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_time_tracks_the_system_clock() {
+        let before = system_unix_nanos();
+        let derived = unix_nanos_at(Instant::now());
+        let after = system_unix_nanos();
+        assert!(derived >= before - 1_000_000, "{derived} < {before}");
+        assert!(derived <= after + 1_000_000, "{derived} > {after}");
+    }
+
+    #[test]
+    fn later_instants_give_later_times() {
+        let first = Instant::now();
+        let a = unix_nanos_at(first);
+        std::thread::sleep(Duration::from_millis(5));
+        let b = unix_nanos_at(Instant::now());
+        assert!(b - a >= 5_000_000, "{a} -> {b}");
+        assert!(b - a < 1_000_000_000, "{a} -> {b}");
+    }
+
+    #[test]
+    fn an_old_anchor_is_replaced() {
+        let start = Instant::now();
+        let _ = unix_nanos_at(start);
+        std::thread::sleep(REANCHOR_AFTER + Duration::from_millis(20));
+        let now = Instant::now();
+        let derived = unix_nanos_at(now);
+        let system = system_unix_nanos();
+        assert!(
+            (system - derived).abs() < 50_000_000,
+            "{derived} vs {system}"
+        );
+        assert_eq!(ANCHOR.with(Cell::get).map(|(at, _)| at), Some(now));
+    }
+}
