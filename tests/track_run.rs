@@ -293,6 +293,63 @@ fn helpers_inside_a_run() {
     assert_eq!(run.metrics.additional_metrics["retries"], 2);
 }
 
+#[derive(Debug)]
+struct ClassPanics;
+
+impl ErrorClass for ClassPanics {
+    fn error_class(&self) -> Cow<'static, str> {
+        panic!("error_class panicked")
+    }
+}
+
+#[track_run(agent = "classified_tools")]
+async fn classified_tools() -> u32 {
+    let limited: Result<u32, AgentError> =
+        runmeta::tool_classified("search", || Err(AgentError::RateLimited));
+    let named: Result<u32, AgentError> = runmeta::tool("search", || Err(AgentError::RateLimited));
+    let ok: Result<u32, AgentError> = runmeta::tool_classified("search", || Ok(1));
+    let fetched: Result<u32, AgentError> =
+        runmeta::tool_async_classified("fetch", async { Err(AgentError::RateLimited) }).await;
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(5),
+        runmeta::tool_async_classified("slow", async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok::<u32, AgentError>(0)
+        }),
+    )
+    .await;
+    let panicked = std::panic::catch_unwind(|| {
+        runmeta::tool_classified("broken_class", || Err::<u32, _>(ClassPanics))
+    });
+    assert!(limited.is_err() && named.is_err() && fetched.is_err());
+    assert!(cancelled.is_err() && panicked.is_err());
+    ok.unwrap_or(0)
+}
+
+#[tokio::test]
+async fn tools_record_their_error_class() {
+    sink();
+    assert_eq!(classified_tools().await, 1);
+    let run = only("classified_tools");
+    let calls: Vec<_> = run
+        .tool_calls
+        .iter()
+        .map(|c| (c.name.as_str(), c.status.as_str(), c.error_class.as_deref()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("search", "error", Some("rate_limit")),
+            ("search", "error", Some("AgentError")),
+            ("search", "success", None),
+            ("fetch", "error", Some("rate_limit")),
+            ("slow", "cancelled", None),
+            ("broken_class", "panicked", Some("panic")),
+        ]
+    );
+    assert_eq!(run.status, RunStatus::Success);
+}
+
 // ----- async -----
 
 #[track_run(agent = "async_ok")]

@@ -12,8 +12,6 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
-
 use super::clock::{self, Instant};
 use super::collector::{self, Collector};
 use super::{MetadataRecord, Outcome, RunId, RunRecord};
@@ -84,12 +82,9 @@ impl ActiveRun {
     /// load and a branch).
     pub(crate) fn start(spec: &RunSpec, args: RunArgs) -> Option<ActiveRun> {
         let collector = collector::global()?;
-        let start = Instant::now();
         // The wall-clock start (and the id's millisecond) come from the same monotonic read.
-        let unix_nanos = clock::unix_nanos_at(start);
-        let started_at =
-            Timestamp::from_nanosecond(unix_nanos.into()).unwrap_or(Timestamp::UNIX_EPOCH);
-        let run_id = RunId::at_unix_millis(u64::try_from(unix_nanos / 1_000_000).unwrap_or(0));
+        let (start, started_at) = clock::now();
+        let run_id = RunId::at_unix_millis(u64::try_from(started_at.as_millisecond()).unwrap_or(0));
         let RunArgs {
             metadata,
             mut session,

@@ -1,11 +1,14 @@
 //! Timing one model call or one tool call inside the current run.
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 use jiff::Timestamp;
 
 use super::active::{first_token, record_message, record_tool};
+use super::clock::{self, Instant};
+use super::ErrorClass;
 use crate::metrics::{MessageMetrics, Metrics, ModelRef, ToolCallMetrics, ToolStatus, Usage};
 
 /// Times one model call as a message of the current run.
@@ -30,10 +33,11 @@ impl ModelCall {
     /// Starts timing a call to `model`.
     #[must_use]
     pub fn start(model: ModelRef) -> Self {
+        let (start, started_at) = clock::now();
         ModelCall {
             model,
-            started_at: Timestamp::now(),
-            start: Instant::now(),
+            started_at,
+            start,
             first_token: None,
             provider_metrics: serde_json::Map::new(),
         }
@@ -69,28 +73,63 @@ impl ModelCall {
     }
 }
 
+/// A tool's status and error class, as recorded.
+type ToolOutcome = (ToolStatus, Option<Cow<'static, str>>);
+
 /// Times a tool call and records it in the current run with its status; returns the tool's
-/// result. A panic in the tool is recorded as `panicked` and resumed.
+/// result. A panic in the tool is recorded as `panicked` and resumed. An `Err` is recorded
+/// with the error type's name as its class; [`tool_classified`] uses the error's
+/// [`ErrorClass`] instead.
 ///
 /// ```
 /// let n: Result<u32, std::num::ParseIntError> = runmeta_core::run::tool("parse", || "42".parse());
 /// assert_eq!(n, Ok(42));
 /// ```
 pub fn tool<R: ToolResult>(name: &str, f: impl FnOnce() -> R) -> R {
+    time_tool(name, f, R::tool_outcome)
+}
+
+/// Like [`tool`], for a tool whose error type implements [`ErrorClass`]: an `Err` is recorded
+/// with the error's own class (`rate_limit`, `timeout`, ...). A panic in `error_class` is
+/// recorded as the tool's panic, then resumed.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use runmeta_core::run::{tool_classified, ErrorClass};
+/// struct SearchDown;
+/// impl ErrorClass for SearchDown {
+///     fn error_class(&self) -> Cow<'static, str> { "unavailable".into() }
+/// }
+/// let hits: Result<u32, SearchDown> = tool_classified("search", || Err(SearchDown));
+/// assert!(hits.is_err());
+/// ```
+pub fn tool_classified<T, E: ErrorClass>(
+    name: &str,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    time_tool(name, f, classified_outcome)
+}
+
+fn time_tool<R>(name: &str, f: impl FnOnce() -> R, classify: fn(&R) -> ToolOutcome) -> R {
     let call = ToolTimer::start(name);
     #[cfg(feature = "tracing")]
     let _entered = call.span.clone().entered();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    match result {
+    match catch_unwind(AssertUnwindSafe(f)) {
         Ok(value) => {
-            let (status, class) = value.tool_outcome();
-            call.finish(status, class);
+            call.finish_with(&value, classify);
             value
         }
         Err(panic) => {
             call.finish(ToolStatus::Panicked, Some(Cow::Borrowed("panic")));
-            std::panic::resume_unwind(panic)
+            resume_unwind(panic)
         }
+    }
+}
+
+fn classified_outcome<T, E: ErrorClass>(result: &Result<T, E>) -> ToolOutcome {
+    match result {
+        Ok(_) => (ToolStatus::Success, None),
+        Err(error) => (ToolStatus::Error, Some(error.error_class())),
     }
 }
 
@@ -99,6 +138,27 @@ pub fn tool<R: ToolResult>(name: &str, f: impl FnOnce() -> R) -> R {
 pub async fn tool_async<R: ToolResult, F: std::future::Future<Output = R>>(
     name: &str,
     future: F,
+) -> R {
+    time_tool_async(name, future, R::tool_outcome).await
+}
+
+/// Times an async tool call whose error type implements [`ErrorClass`]; see
+/// [`tool_classified`] and [`tool_async`].
+pub async fn tool_async_classified<
+    T,
+    E: ErrorClass,
+    F: std::future::Future<Output = Result<T, E>>,
+>(
+    name: &str,
+    future: F,
+) -> Result<T, E> {
+    time_tool_async(name, future, classified_outcome).await
+}
+
+async fn time_tool_async<R, F: std::future::Future<Output = R>>(
+    name: &str,
+    future: F,
+    classify: fn(&R) -> ToolOutcome,
 ) -> R {
     struct Pending(Option<ToolTimer>);
     impl Drop for Pending {
@@ -126,8 +186,7 @@ pub async fn tool_async<R: ToolResult, F: std::future::Future<Output = R>>(
     #[cfg(not(feature = "tracing"))]
     let value = future.await;
     if let Some(timer) = pending.0.take() {
-        let (status, class) = value.tool_outcome();
-        timer.finish(status, class);
+        timer.finish_with(&value, classify);
     }
     value
 }
@@ -142,12 +201,25 @@ struct ToolTimer {
 
 impl ToolTimer {
     fn start(name: &str) -> Self {
+        let (start, started_at) = clock::now();
         ToolTimer {
             name: name.to_owned(),
-            started_at: Timestamp::now(),
-            start: Instant::now(),
+            started_at,
+            start,
             #[cfg(feature = "tracing")]
             span: super::spans::tool_span(name),
+        }
+    }
+
+    /// Finishes with the outcome `classify` reads off the value; a panic in `classify` (user
+    /// code: `ErrorClass`) is recorded as the tool's, then resumed.
+    fn finish_with<R>(self, value: &R, classify: fn(&R) -> ToolOutcome) {
+        match catch_unwind(AssertUnwindSafe(|| classify(value))) {
+            Ok((status, class)) => self.finish(status, class),
+            Err(panic) => {
+                self.finish(ToolStatus::Panicked, Some(Cow::Borrowed("panic")));
+                resume_unwind(panic)
+            }
         }
     }
 
@@ -165,8 +237,8 @@ impl ToolTimer {
 }
 
 /// How a tool's return value maps to a tool status: `Result` is `Ok` → success, `Err` →
-/// error (class from [`ErrorClass`](super::ErrorClass) is not available generically, so the
-/// error type's name is used); any other value is a success.
+/// error with the error type's name as its class (use [`tool_classified`] for an error type
+/// with an [`ErrorClass`]); any other value is a success.
 pub trait ToolResult {
     /// The status and error class.
     fn tool_outcome(&self) -> (ToolStatus, Option<Cow<'static, str>>);

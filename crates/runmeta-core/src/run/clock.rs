@@ -44,6 +44,15 @@ pub(crate) fn unix_nanos_at(at: Instant) -> i64 {
         .unwrap_or_else(|_| system_unix_nanos())
 }
 
+/// Now: the monotonic instant and the wall-clock time it stands for (derived, not read).
+pub(crate) fn now() -> (Instant, jiff::Timestamp) {
+    let at = Instant::now();
+    let nanos = unix_nanos_at(at);
+    let time =
+        jiff::Timestamp::from_nanosecond(nanos.into()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    (at, time)
+}
+
 /// Calibrates the monotonic clock, so that no run pays for it.
 pub(crate) fn calibrate() {
     let _ = Instant::now();

@@ -19,7 +19,7 @@ pub use active::{
     add_metric, current_run, first_token, record_message, record_usage, set_stop_reason,
     CurrentRun, RunArgs, RunSpec,
 };
-pub use calls::{tool, tool_async, ModelCall, ToolResult};
+pub use calls::{tool, tool_async, tool_async_classified, tool_classified, ModelCall, ToolResult};
 pub use collector::{flush, AlreadyInstalled, Collector, CollectorBuilder};
 pub use json::RecordJsonError;
 pub use memory::InMemorySink;
