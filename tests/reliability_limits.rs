@@ -257,10 +257,23 @@ fn an_imported_record_with_a_flood_of_label_keys_is_refused() {
     };
     assert!(err.to_string().contains("at most 256"), "{err}");
     let ok = RunRecord::from_json(&record_with_labels(MAX_KEYS)).expect("at the limit");
+    // The exporter keeps `max_labels_per_run` of them (default 32) and counts the rest ...
     let exporter = PrometheusExporter::new();
     exporter.record(&ok);
     let text = exporter.render();
+    let cap = exporter.config().max_labels_per_run;
+    assert!(text.contains(&format!("k{}=\"v\"", cap - 1)));
+    assert!(!text.contains(&format!("k{cap}=")));
+    assert_eq!(exporter.dropped_labels(), (MAX_KEYS - cap) as u64);
+    // ... and all of them when configured to.
+    let exporter = PrometheusExporter::with_config(ExporterConfig {
+        max_labels_per_run: MAX_KEYS,
+        ..ExporterConfig::default()
+    });
+    exporter.record(&ok);
+    let text = exporter.render();
     assert!(text.contains("k255=\"v\""), "every label is exported");
+    assert_eq!(exporter.dropped_labels(), 0);
 }
 
 // ----- Prometheus label values -----

@@ -98,7 +98,11 @@
 //! [`ExporterConfig::max_series_per_metric`](prometheus::ExporterConfig::max_series_per_metric)
 //! series (default 1,000): past it, new label sets land in one series whose labels are all
 //! `__overflow__`, and `runmeta_series_overflow_total{metric="..."}` counts them, so a
-//! runaway label is visible on a dashboard instead of exhausting the metrics backend.
+//! runaway label is visible on a dashboard instead of exhausting the metrics backend. A run
+//! contributes at most
+//! [`ExporterConfig::max_labels_per_run`](prometheus::ExporterConfig::max_labels_per_run)
+//! metadata labels (default 32, for schemas built in code with any number of labels); the
+//! rest are dropped and counted in `runmeta_metadata_labels_dropped_total`.
 //!
 //! # Cost of recording
 //!

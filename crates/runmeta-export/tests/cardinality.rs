@@ -123,3 +123,127 @@ fn the_cap_is_configurable() {
         .expect("an overflow series for durations");
     assert!(overflow_line.ends_with(" 41"), "{overflow_line}");
 }
+
+/// Metadata of a schema built in code (not through the derive) that declares `n` labels:
+/// names `k<i>`, with every tenth pair repeating `k0`.
+#[derive(Debug)]
+struct ManyLabels(usize);
+
+impl ManyLabels {
+    fn name(i: usize) -> String {
+        if i % 10 == 9 {
+            "k0".to_owned()
+        } else {
+            format!("k{i}")
+        }
+    }
+}
+
+impl runmeta_core::schema::DynMetadata for ManyLabels {
+    fn schema_name(&self) -> &str {
+        "many_labels"
+    }
+    fn schema_version(&self) -> u32 {
+        1
+    }
+    fn for_each_label(&self, f: &mut dyn FnMut(&str, &str)) {
+        for i in 0..self.0 {
+            f(&Self::name(i), "v");
+        }
+    }
+    fn label(&self, _key: &str) -> Option<&str> {
+        None
+    }
+    fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+    fn sla_deadline(&self) -> Option<runmeta_core::schema::Deadline> {
+        None
+    }
+    fn sla_target(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// The metadata labels (`k...`) of one sample line.
+fn meta_label_count(line: &str) -> usize {
+    let labels = line
+        .split_once('{')
+        .and_then(|(_, rest)| rest.rsplit_once('}'))
+        .map_or("", |(labels, _)| labels);
+    labels
+        .split("\",")
+        .filter(|pair| pair.starts_with('k'))
+        .count()
+}
+
+#[test]
+fn a_run_with_100k_labels_keeps_the_per_run_cap_and_counts_the_rest() {
+    const PAIRS: usize = 100_000;
+    let exporter = PrometheusExporter::new();
+    let cap = exporter.config().max_labels_per_run;
+    assert_eq!(cap, runmeta_export::prometheus::DEFAULT_MAX_LABELS_PER_RUN);
+    assert_eq!(cap, 32);
+    let mut r = common::run("wide", RunStatus::Success, 10, vec![]);
+    r.metadata = Some(runmeta_core::run::MetadataRecord {
+        value: std::sync::Arc::new(ManyLabels(PAIRS)),
+        errors: None,
+    });
+    exporter.record(&r);
+    exporter.record(&r);
+
+    // Distinct names: 9 of every 10 pairs (`k0` repeats); the first `cap` are kept, the
+    // repeats of a kept name are duplicates (not drops), every other pair is dropped.
+    let distinct = PAIRS - PAIRS / 10;
+    let dropped_per_run = (distinct - cap) as u64;
+    assert_eq!(exporter.dropped_labels(), 2 * dropped_per_run);
+    let text = exporter.render_prometheus_text();
+    assert!(
+        text.contains(&format!(
+            "runmeta_metadata_labels_dropped_total {}\n",
+            2 * dropped_per_run
+        )),
+        "{text}"
+    );
+    let runs: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("agent_run_total{"))
+        .collect();
+    assert_eq!(runs.len(), 1, "both runs count in one series");
+    assert!(runs[0].ends_with(" 2"), "{}", runs[0]);
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains("k0="))
+    {
+        assert_eq!(meta_label_count(line), cap, "{line}");
+    }
+    // The kept labels are the first `cap` distinct names, in order.
+    let expected: Vec<String> = (0..PAIRS)
+        .map(ManyLabels::name)
+        .filter(|n| n != "k0")
+        .take(cap - 1)
+        .collect();
+    assert!(runs[0].contains("k0=\"v\""));
+    for name in &expected {
+        assert!(
+            runs[0].contains(&format!("{name}=\"v\"")),
+            "{name}: {}",
+            runs[0]
+        );
+    }
+    assert!(
+        text.len() < 64 * 1024,
+        "the exposition stays small: {} bytes",
+        text.len()
+    );
+
+    // A configured cap; zero keeps no metadata labels at all (so no pair is a duplicate of a
+    // kept one: every pair is dropped).
+    let none = PrometheusExporter::with_config(ExporterConfig {
+        max_labels_per_run: 0,
+        ..ExporterConfig::default()
+    });
+    none.record(&r);
+    assert_eq!(none.dropped_labels(), PAIRS as u64);
+    assert!(!none.render().contains("k0="));
+}

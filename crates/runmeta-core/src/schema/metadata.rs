@@ -196,6 +196,18 @@ pub struct JsonMetadata {
     pub sla_target_key: Option<String>,
 }
 
+impl JsonMetadata {
+    /// The value of label key `key` as text (`""` when it is not a string or a boolean).
+    fn label_value(&self, key: &str) -> &str {
+        match self.values.get(key) {
+            Some(Value::String(s)) => s,
+            Some(Value::Bool(true)) => "true",
+            Some(Value::Bool(false)) => "false",
+            _ => "",
+        }
+    }
+}
+
 impl DynMetadata for JsonMetadata {
     fn schema_name(&self) -> &str {
         &self.schema
@@ -204,20 +216,16 @@ impl DynMetadata for JsonMetadata {
         self.version
     }
     fn for_each_label(&self, f: &mut dyn FnMut(&str, &str)) {
+        // Linear in the label keys (no `label` lookup per key).
         for key in &self.label_keys {
-            f(key, self.label(key).unwrap_or(""));
+            f(key, self.label_value(key));
         }
     }
     fn label(&self, key: &str) -> Option<&str> {
         if !self.label_keys.iter().any(|k| k == key) {
             return None;
         }
-        match self.values.get(key) {
-            Some(Value::String(s)) => Some(s),
-            Some(Value::Bool(true)) => Some("true"),
-            Some(Value::Bool(false)) => Some("false"),
-            _ => Some(""),
-        }
+        Some(self.label_value(key))
     }
     fn to_json(&self) -> Map<String, Value> {
         self.values.clone()

@@ -1,6 +1,6 @@
 //! [`PrometheusExporter`]: turns run records into Prometheus metric families.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,14 @@ pub struct ExporterConfig {
     /// Label values longer than this many bytes are cut (at a character boundary), so a
     /// runaway value cannot grow the exposition without bound (default 256).
     pub max_label_value_len: usize,
+    /// The most metadata label pairs one run contributes to its series (default
+    /// [`DEFAULT_MAX_LABELS_PER_RUN`], 32; the exporter's own labels such as `agent` and
+    /// `status` come on top). The first pairs in the metadata's order are kept; the others
+    /// are dropped and counted in `runmeta_metadata_labels_dropped_total`
+    /// ([`PrometheusExporter::dropped_labels`]). Recording a run costs at most this many
+    /// name comparisons per label pair, whatever the metadata holds (a schema built in code
+    /// can declare any number of labels).
+    pub max_labels_per_run: usize,
     /// Which runs have an SLA and when they breach it (default: the metadata's
     /// `sla_deadline` and `sla_target_seconds` fields, no other targets).
     pub sla_policy: SlaPolicy,
@@ -34,10 +42,14 @@ impl Default for ExporterConfig {
         ExporterConfig {
             max_series_per_metric: 1_000,
             max_label_value_len: 256,
+            max_labels_per_run: DEFAULT_MAX_LABELS_PER_RUN,
             sla_policy: SlaPolicy::new(),
         }
     }
 }
+
+/// The default of [`ExporterConfig::max_labels_per_run`].
+pub const DEFAULT_MAX_LABELS_PER_RUN: usize = 32;
 
 /// The `token_type` values of `agent_token_usage_total`; each counts the [`Usage`] field of
 /// the same name with `_tokens` appended (`input` → `input_tokens`, ...).
@@ -69,6 +81,8 @@ pub(crate) struct Shared {
     config: ExporterConfig,
     /// Size of the last rendering, to allocate the next one at once.
     pub(crate) last_render_len: AtomicUsize,
+    /// Metadata label pairs dropped by [`ExporterConfig::max_labels_per_run`].
+    pub(crate) labels_dropped: AtomicU64,
 }
 
 /// A [`Sink`] that keeps Prometheus metrics of every run it receives and renders them in the
@@ -91,6 +105,7 @@ pub(crate) struct Shared {
 /// | `agent_sla_breach_total` | counter | agent, release, `<labels>` |
 /// | `agent_unpriced_calls_total` | counter | agent, release |
 /// | `runmeta_series_overflow_total` | counter | metric |
+/// | `runmeta_metadata_labels_dropped_total` | counter | – |
 ///
 /// Duration histograms use the OpenTelemetry GenAI bucket advice
 /// ([`GENAI_DURATION_BUCKETS`](super::GENAI_DURATION_BUCKETS)), the tokens histogram
@@ -136,6 +151,7 @@ impl PrometheusExporter {
             families: Families::new(config.max_series_per_metric),
             config,
             last_render_len: AtomicUsize::new(0),
+            labels_dropped: AtomicU64::new(0),
         });
         let mut registry = Registry::default();
         render::register(&shared, &mut registry);
@@ -188,6 +204,14 @@ impl PrometheusExporter {
             .map(|f| f.len())
     }
 
+    /// Metadata label pairs dropped so far because a run carried more than
+    /// [`ExporterConfig::max_labels_per_run`] (also exposed as
+    /// `runmeta_metadata_labels_dropped_total`).
+    #[must_use]
+    pub fn dropped_labels(&self) -> u64 {
+        self.shared.labels_dropped.load(Ordering::Relaxed)
+    }
+
     /// Observations folded into the overflow series of a family so far; `None` for an
     /// unknown name.
     #[must_use]
@@ -225,9 +249,14 @@ fn record(shared: &Shared, run: &RunRecord) {
     let f = &shared.families;
     let max = shared.config.max_label_value_len;
 
-    let mut meta = MetaLabels::default();
+    let mut meta = MetaLabels::with_limit(shared.config.max_labels_per_run);
     if let Some(m) = &run.metadata {
         m.value.for_each_label(&mut |k, v| meta.push(k, v, max));
+        if meta.dropped() > 0 {
+            shared
+                .labels_dropped
+                .fetch_add(meta.dropped(), Ordering::Relaxed);
+        }
     }
     let mut labels: Vec<LabelRef<'_>> = Vec::with_capacity(8 + meta.len());
     labels.push(("agent", cut(max, &run.agent)));

@@ -230,17 +230,33 @@ impl EncodeLabelSet for OwnedLabels {
 }
 
 /// The metadata label pairs of one record, copied into one buffer with sanitized, unique
-/// names (the metadata's `for_each_label` callback lends its strings only for the call).
-#[derive(Default)]
+/// names (the metadata's `for_each_label` callback lends its strings only for the call), at
+/// most `limit` of them: the rest are dropped and counted.
 pub(crate) struct MetaLabels {
     buf: String,
     /// `(name_start, name_end, value_end)`: the value starts at `name_end`.
     spans: Vec<(usize, usize, usize)>,
+    /// The most pairs kept.
+    limit: usize,
+    /// Pairs not kept because `limit` pairs were already kept.
+    dropped: u64,
 }
 
 impl MetaLabels {
+    /// No pairs yet; at most `limit` will be kept.
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        MetaLabels {
+            buf: String::new(),
+            spans: Vec::new(),
+            limit,
+            dropped: 0,
+        }
+    }
+
     /// Adds one pair, unless its name is empty or already present. Reserved names get an
-    /// `exported_` prefix; values are cut at `max_value_len` bytes.
+    /// `exported_` prefix; values are cut at `max_value_len` bytes. Once `limit` pairs are
+    /// kept, a pair with a new name is dropped and counted. The duplicate check compares with
+    /// the kept names only, so a pair costs at most `limit` comparisons.
     pub(crate) fn push(&mut self, name: &str, value: &str, max_value_len: usize) {
         let Some(name) = sanitize_label_name(name) else {
             return;
@@ -255,12 +271,20 @@ impl MetaLabels {
             .spans
             .iter()
             .any(|&(s, e, _)| self.buf[s..e] == self.buf[start..name_end]);
-        if duplicate {
+        if duplicate || self.spans.len() >= self.limit {
             self.buf.truncate(start);
+            if !duplicate {
+                self.dropped += 1;
+            }
             return;
         }
         self.buf.push_str(truncate_value(value, max_value_len));
         self.spans.push((start, name_end, self.buf.len()));
+    }
+
+    /// Pairs dropped because `limit` pairs were already kept.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// The pairs, in the order they were added.
@@ -335,7 +359,7 @@ mod tests {
 
     #[test]
     fn meta_labels_dedupe_and_prefix_reserved_names() {
-        let mut m = MetaLabels::default();
+        let mut m = MetaLabels::with_limit(32);
         m.push("priority", "high", 256);
         m.push("agent", "shadow", 256);
         m.push("tier-a", "x", 256);
@@ -354,6 +378,30 @@ mod tests {
             ]
         );
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn meta_labels_stop_at_their_limit_and_count_the_rest() {
+        let mut m = MetaLabels::with_limit(3);
+        for (name, value) in [
+            ("a", "1"),
+            ("b", "2"),
+            ("a", "dup"),
+            ("c", "3"),
+            ("d", "4"),   // over the limit
+            ("b", "dup"), // a duplicate of a kept name: ignored, not dropped
+            ("", "no name"),
+            ("e", "5"),
+            ("d", "4 again"), // dropped names are not remembered: counted again
+        ] {
+            m.push(name, value, 256);
+        }
+        let pairs: Vec<_> = m.iter().collect();
+        assert_eq!(pairs, vec![("a", "1"), ("b", "2"), ("c", "3")]);
+        assert_eq!(m.dropped(), 3);
+        let mut none = MetaLabels::with_limit(0);
+        none.push("a", "1", 256);
+        assert_eq!((none.len(), none.dropped()), (0, 1));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! [`ExporterConfig::max_label_value_len`] bytes, and each family holds at most
 //! [`ExporterConfig::max_series_per_metric`] series; past that, new label sets are folded
 //! into one `__overflow__` series and counted in `runmeta_series_overflow_total{metric}`.
+//! A run contributes at most [`ExporterConfig::max_labels_per_run`] metadata labels (default
+//! 32); the rest are dropped and counted in `runmeta_metadata_labels_dropped_total`.
 
 mod buckets;
 mod exporter;
@@ -22,7 +24,7 @@ mod labels;
 mod render;
 
 pub use buckets::{GENAI_DURATION_BUCKETS, GENAI_TOKEN_BUCKETS};
-pub use exporter::{ExporterConfig, PrometheusExporter, TOKEN_TYPES};
+pub use exporter::{ExporterConfig, PrometheusExporter, DEFAULT_MAX_LABELS_PER_RUN, TOKEN_TYPES};
 #[cfg(feature = "http")]
 pub use http::{serve, MetricsServer};
 pub use labels::{

@@ -132,6 +132,9 @@ pub(crate) fn families(f: &Families) -> impl Iterator<Item = &dyn AnyFamily> + '
 /// The family of overflow counts.
 const OVERFLOW_FAMILY: &str = "runmeta_series_overflow";
 
+/// The family of metadata label pairs dropped by the per-run label cap.
+const LABELS_DROPPED_FAMILY: &str = "runmeta_metadata_labels_dropped";
+
 /// The `prometheus-client` collector of an exporter's families.
 struct RunCollector(Arc<Shared>);
 
@@ -158,6 +161,16 @@ impl Collector for RunCollector {
             let mut sample = metric.encode_family(&labels)?;
             sample.encode_counter::<NoLabelSet, u64, u64>(&family.overflowed(), None)?;
         }
+        let mut metric = encoder.encode_descriptor(
+            LABELS_DROPPED_FAMILY,
+            "Metadata label pairs left off a run's series because the run carried more than the per-run label cap.",
+            None,
+            MetricType::Counter,
+        )?;
+        metric.encode_counter::<NoLabelSet, u64, u64>(
+            &self.0.labels_dropped.load(Ordering::Relaxed),
+            None,
+        )?;
         Ok(())
     }
 }
@@ -179,7 +192,7 @@ pub(crate) fn render(shared: &Shared, registry: &Registry, format: Format) -> St
             let counters: Vec<&str> = families(&shared.families)
                 .filter(|f| f.is_counter())
                 .map(|f| f.name())
-                .chain([OVERFLOW_FAMILY])
+                .chain([OVERFLOW_FAMILY, LABELS_DROPPED_FAMILY])
                 .collect();
             to_prometheus_text(&out, &counters)
         }
