@@ -4,8 +4,9 @@
 //! 90 KB of text ends with exit code 0, 1 or 2 (never a panic or a signal), writes no
 //! terminal escape, and leaves the database as it was.
 //!
-//! `runmeta import --from agno` (a parser inside the binary) gets Agno session documents with any
-//! value replaced by arbitrary JSON: it imports or reports, never crashes.
+//! `runmeta import --from agno` (runmeta-store's Agno import, fuzzed on its own as the
+//! `agno_import` target) gets Agno session documents with any value replaced by arbitrary JSON:
+//! it imports or reports, never crashes.
 //!
 //! It runs the binary `cargo test --workspace` builds (`target/<profile>/runmeta`); run alone
 //! without it, it says so and passes (under `CI` the binary is required).

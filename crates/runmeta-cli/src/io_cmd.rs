@@ -6,11 +6,11 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use runmeta_store::{ImportSummary, Store, StoreError};
+use runmeta_store::{AgnoOptions, ImportProgress, ImportSummary, Store, StoreError};
 
 use crate::cli::{ExportArgs, ExportFormat, ImportArgs, ImportFormat};
 use crate::output::Out;
-use crate::{agno, time, CmdResult, Failure};
+use crate::{time, CmdResult, Failure};
 
 /// Opens the output file; an existing file needs `force`.
 fn create_output(path: &Path, force: bool) -> Result<File, Failure> {
@@ -134,13 +134,15 @@ pub fn import(args: &ImportArgs, out: &Out) -> CmdResult {
     let mut store = Store::open(&args.db.db)?;
     let bar = progress_bar(len, out);
     let input: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 16, reader));
-    let progress = |bytes: u64, imported: u64| {
-        bar.set_position(bytes);
-        bar.set_message(format!("{imported} runs"));
+    let progress = |p: ImportProgress| {
+        bar.set_position(p.bytes);
+        bar.set_message(format!("{} runs", p.imported));
     };
     let summary = match args.from {
-        ImportFormat::Jsonl => store.import_jsonl(input, |p| progress(p.bytes, p.imported))?,
-        ImportFormat::Agno => agno::import(&mut store, input, &labels, progress)?,
+        ImportFormat::Jsonl => store.import_jsonl(input, progress)?,
+        ImportFormat::Agno => {
+            store.import_agno(input, &AgnoOptions::with_labels(labels), progress)?
+        }
     };
     bar.finish_and_clear();
     report_summary(&summary, out)

@@ -2,7 +2,6 @@
 //!
 //! Exit codes: 0 success, 1 runtime error (one `error: ...` line on stderr), 2 usage error.
 
-mod agno;
 mod cli;
 mod io_cmd;
 mod output;

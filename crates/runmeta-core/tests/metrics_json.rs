@@ -185,6 +185,26 @@ fn totals_default_to_the_sum_of_their_parts() {
 }
 
 #[test]
+fn a_zero_total_with_nonzero_parts_survives_a_round_trip() {
+    // Regression (`agno_import` fuzz target): an Agno v1 run with `"audio_tokens": [0, 0]` and
+    // `"output_audio_tokens": [0, 2]` has a given total of 0; it was omitted on export like
+    // every zero count, and read back as the sum of its parts (2).
+    for given in [
+        json!({"audio_output_tokens": 2, "audio_total_tokens": 0}),
+        json!({"output_audio_tokens": 2, "audio_tokens": 0}),
+        json!({"input_tokens": 5, "output_tokens": 1, "total_tokens": 0}),
+    ] {
+        let m = Metrics::from_json(&given).unwrap();
+        let json = m.to_json();
+        let back = Metrics::from_json(&json).unwrap();
+        assert_eq!(back, m, "{given} → {json}");
+        assert_eq!(back.to_json(), json);
+    }
+    // Zero totals of zero parts are still omitted.
+    assert_eq!(Metrics::default().to_json(), json!({}));
+}
+
+#[test]
 fn null_is_absent_and_unknown_keys_are_ignored() {
     let m = Metrics::from_json(&json!({
         "input_tokens": null, "duration": null, "cost": null, "timer": {"start": 1}, "x": "y"

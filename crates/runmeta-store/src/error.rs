@@ -58,6 +58,10 @@ pub enum StoreError {
     /// A query argument is invalid (an unknown group key, a bad time range, ...).
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    /// Input given to an import cannot be read as a whole (too large, not UTF-8, not JSON);
+    /// the message says which.
+    #[error("{0}")]
+    InvalidInput(String),
     /// A stored row could not be read back (the database was edited by hand or is damaged).
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -51,7 +51,7 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
-    fn error(&mut self, line: u64, message: String) {
+    pub(crate) fn error(&mut self, line: u64, message: String) {
         self.error_count += 1;
         if self.errors.len() < MAX_LISTED_ERRORS {
             self.errors.push(LineError { line, message });
@@ -193,7 +193,7 @@ impl Store {
     }
 
     /// Stores parsed records in one transaction.
-    fn import_batch(
+    pub(crate) fn import_batch(
         &mut self,
         batch: &mut Vec<EncodedRun>,
         summary: &mut ImportSummary,

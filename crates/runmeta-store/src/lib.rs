@@ -32,6 +32,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod agno;
 mod codec;
 mod encode;
 mod error;
@@ -48,6 +49,7 @@ mod store;
 mod trend;
 mod write;
 
+pub use agno::{parse_agno, AgnoEntry, AgnoOptions, MAX_AGNO_INPUT_BYTES};
 pub use error::{Result, StoreError};
 pub use jsonl::{ImportProgress, ImportSummary, LineError, MAX_LINE_BYTES, MAX_LISTED_ERRORS};
 pub use query::{RunFilter, RunPage, RunQuery, RunSummary};

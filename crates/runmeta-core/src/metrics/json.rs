@@ -304,6 +304,14 @@ pub(crate) fn put_count(map: &mut Map<String, Value>, key: &str, value: u64) {
     }
 }
 
+/// Writes a total: omitted only when it is what a reader derives when it is absent (zero,
+/// and its parts sum to zero).
+fn put_total(map: &mut Map<String, Value>, key: &str, total: u64, parts: u64) {
+    if total != 0 || parts != 0 {
+        map.insert(key.to_owned(), Value::from(total));
+    }
+}
+
 /// A duration as float seconds.
 pub(crate) fn seconds_value(d: Duration) -> Value {
     Number::from_f64(d.as_secs_f64()).map_or(Value::Null, Value::Number)
@@ -326,14 +334,26 @@ pub(crate) fn cost_value(cost: Cost) -> Value {
     Number::from_f64(cost.as_f64()).map_or(Value::Null, Value::Number)
 }
 
-/// Writes the token counts of `usage` under their v2 names.
+/// Writes the token counts of `usage` under their v2 names. Zero counts are omitted, except
+/// a zero total whose parts are not zero: [`read_usage`] would derive an absent total from
+/// its parts, so the record would change on its way through JSON.
 pub(crate) fn put_usage(map: &mut Map<String, Value>, u: &Usage) {
     put_count(map, "input_tokens", u.input_tokens);
     put_count(map, "output_tokens", u.output_tokens);
-    put_count(map, "total_tokens", u.total_tokens);
+    put_total(
+        map,
+        "total_tokens",
+        u.total_tokens,
+        u.input_tokens.saturating_add(u.output_tokens),
+    );
     put_count(map, "audio_input_tokens", u.audio_input_tokens);
     put_count(map, "audio_output_tokens", u.audio_output_tokens);
-    put_count(map, "audio_total_tokens", u.audio_total_tokens);
+    put_total(
+        map,
+        "audio_total_tokens",
+        u.audio_total_tokens,
+        u.audio_input_tokens.saturating_add(u.audio_output_tokens),
+    );
     put_count(map, "cache_read_tokens", u.cache_read_tokens);
     put_count(map, "cache_write_tokens", u.cache_write_tokens);
     put_count(map, "reasoning_tokens", u.reasoning_tokens);

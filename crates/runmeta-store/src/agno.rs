@@ -1,4 +1,5 @@
-//! `runmeta import --from agno`: Agno session and run JSON into run records.
+//! Agno import: Agno session and run JSON into run records ([`parse_agno`],
+//! [`Store::import_agno`]; what `runmeta import --from agno` runs).
 //!
 //! Accepted input: one JSON document or JSONL of documents, each a session (an object with a
 //! `runs` list; its `session_id`, `agent_id`/`agent_name`, `team_id`/`team_name` apply to
@@ -7,27 +8,170 @@
 //!
 //! - `metrics` with Agno v2 or v1 names; v1's per-message lists are summed (`time_to_first_token`
 //!   takes the first value);
-//! - `metadata` (a free-form dict) is kept as JSON metadata of schema `agno`; keys given with
-//!   `--labels` whose values are strings or booleans become labels;
+//! - `metadata` (a free-form dict) is kept as JSON metadata of schema `agno`; keys listed in
+//!   [`AgnoOptions::labels`] whose values are strings or booleans become labels;
 //! - `status` `COMPLETED`/`ERROR`/`CANCELLED` (missing: success); unfinished runs
 //!   (`RUNNING`, `PENDING`, `PAUSED`) are reported and skipped;
 //! - assistant `messages` become model calls (with the run's `model`/`model_provider`), `tools`
 //!   (Agno `ToolExecution`) become tool calls.
+//!
+//! Each run stands alone: one that cannot be read is reported with its line and its place in
+//! the document (`runs[2]: ...`), and its siblings still import.
 
-use std::io::{BufRead, Read};
+use std::io::Read;
 
 use serde_json::{json, Map, Value};
 
 use runmeta_core::run::RunRecord;
-use runmeta_store::{ImportSummary, LineError, Store};
 
-use crate::Failure;
+use crate::encode::{encode, EncodedRun};
+use crate::error::{Result, StoreError};
+use crate::jsonl::{ImportProgress, ImportSummary, LineError};
+use crate::Store;
 
-/// Largest input read (the whole document is parsed at once).
-const MAX_INPUT_BYTES: u64 = 1 << 30;
+/// The default of [`AgnoOptions::max_input_bytes`]: 1 GiB.
+pub const MAX_AGNO_INPUT_BYTES: u64 = 1 << 30;
 
-/// Runs stored per transaction.
-const BATCH: usize = 5_000;
+/// Records written per transaction by an Agno import.
+const IMPORT_BATCH: usize = 5_000;
+
+/// How Agno input is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgnoOptions {
+    /// Metadata keys that become labels of the imported runs when their value is a string or
+    /// a boolean (default: none).
+    pub labels: Vec<String>,
+    /// Largest input [`Store::import_agno`] reads, in bytes (default
+    /// [`MAX_AGNO_INPUT_BYTES`]); the whole document is parsed at once, so larger input is
+    /// refused: split it into JSONL documents.
+    pub max_input_bytes: u64,
+}
+
+impl Default for AgnoOptions {
+    fn default() -> Self {
+        AgnoOptions {
+            labels: Vec::new(),
+            max_input_bytes: MAX_AGNO_INPUT_BYTES,
+        }
+    }
+}
+
+impl AgnoOptions {
+    /// The defaults with these label keys.
+    #[must_use]
+    pub fn with_labels<I, S>(labels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        AgnoOptions {
+            labels: labels.into_iter().map(Into::into).collect(),
+            ..AgnoOptions::default()
+        }
+    }
+}
+
+/// One entry of Agno input: a run, converted or refused, or a part of the input that is not
+/// an Agno session or run.
+#[derive(Clone, Debug)]
+pub struct AgnoEntry {
+    /// 1-based line of the JSONL document holding it; 1 for a single document.
+    pub line: u64,
+    /// Where in the document: `run` (a document that is one run), `runs[2]`,
+    /// `runs[0].member_responses[1]`, `[3]` (an array element), `document`; empty for a JSONL
+    /// line that is not JSON.
+    pub path: String,
+    /// The record, or what is wrong (without the path).
+    pub result: std::result::Result<RunRecord, String>,
+}
+
+impl AgnoEntry {
+    /// The error an import reports for this entry (`path: what is wrong`), if it was refused.
+    #[must_use]
+    pub fn error(&self) -> Option<LineError> {
+        let message = self.result.as_ref().err()?;
+        Some(LineError {
+            line: self.line,
+            message: if self.path.is_empty() {
+                message.clone()
+            } else {
+                format!("{}: {message}", self.path)
+            },
+        })
+    }
+}
+
+/// Converts Agno text (one document, or JSONL of documents) into run records, calling `each`
+/// with every run, converted or refused, and every part of the input that is not a session
+/// or a run, in input order. Returns the number of lines read.
+///
+/// ```
+/// use runmeta_store::{parse_agno, AgnoOptions};
+/// let session = r#"{"session_id": "s1", "agent_id": "support", "runs": [
+///     {"run_id": "6f1c2a9e-4b1d-4c57-9a43-0c1f1b2d3e4f", "created_at": 1736949600,
+///      "metrics": {"input_tokens": 150, "output_tokens": 500, "duration": 2.3},
+///      "metadata": {"priority": "high"}},
+///     {"run_id": "not-a-uuid", "created_at": 1736949700}
+/// ]}"#;
+/// let mut entries = Vec::new();
+/// parse_agno(session, &AgnoOptions::with_labels(["priority"]), |e| entries.push(e))?;
+/// let run = entries[0].result.as_ref().unwrap();
+/// assert_eq!(run.agent, "support");
+/// assert_eq!(run.label("priority"), Some("high"));
+/// assert!(entries[1].error().unwrap().message.starts_with("runs[1]: "));
+/// # Ok::<(), runmeta_store::StoreError>(())
+/// ```
+///
+/// # Errors
+/// [`StoreError::InvalidInput`] when the input is neither one JSON document nor a JSONL
+/// line of one.
+pub fn parse_agno(
+    text: &str,
+    options: &AgnoOptions,
+    mut each: impl FnMut(AgnoEntry),
+) -> Result<u64> {
+    walk_input(text, &options.labels, &mut |entry| {
+        each(entry);
+        Ok(())
+    })
+}
+
+/// Reads the documents of `text`, calling `each` with every entry; stops at `each`'s first
+/// error.
+fn walk_input(
+    text: &str,
+    labels: &[String],
+    each: &mut dyn FnMut(AgnoEntry) -> Result<()>,
+) -> Result<u64> {
+    let lines = u64::try_from(text.lines().count()).unwrap_or(u64::MAX);
+    let mut walker = Walker { labels, each };
+    match serde_json::from_str::<Value>(text) {
+        Ok(doc) => walker.document(1, "", &doc, &Context::default())?,
+        Err(whole) => {
+            // Not one document: JSONL, one document per line.
+            let mut documents = 0;
+            for (i, line) in text.lines().enumerate() {
+                let n = i as u64 + 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<Value>(line) {
+                    Ok(doc) => {
+                        documents += 1;
+                        walker.document(n, "", &doc, &Context::default())?;
+                    }
+                    Err(e) => walker.emit(n, String::new(), Err(format!("invalid JSON: {e}")))?,
+                }
+            }
+            if documents == 0 {
+                return Err(StoreError::InvalidInput(format!(
+                    "the input is not JSON: {whole}"
+                )));
+            }
+        }
+    }
+    Ok(lines)
+}
 
 /// Session-level values that runs inherit.
 #[derive(Clone, Default)]
@@ -38,69 +182,9 @@ struct Context {
     parent_run_id: Option<Value>,
 }
 
-struct Importer<'a, P> {
-    store: &'a mut Store,
+struct Walker<'a, 'f> {
     labels: &'a [String],
-    batch: Vec<RunRecord>,
-    summary: ImportSummary,
-    progress: P,
-    bytes: u64,
-}
-
-/// Imports Agno JSON from `input`.
-pub fn import<P: FnMut(u64, u64)>(
-    store: &mut Store,
-    input: Box<dyn BufRead>,
-    labels: &[String],
-    progress: P,
-) -> Result<ImportSummary, Failure> {
-    let mut text = String::new();
-    let read = Read::take(input, MAX_INPUT_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| Failure::runtime(format!("cannot read the input: {e}")))?;
-    if read as u64 > MAX_INPUT_BYTES {
-        return Err(Failure::runtime(format!(
-            "the input is larger than {} MiB; split it into JSONL documents",
-            MAX_INPUT_BYTES >> 20
-        )));
-    }
-    let mut imp = Importer {
-        store,
-        labels,
-        batch: Vec::with_capacity(BATCH),
-        summary: ImportSummary::default(),
-        progress,
-        bytes: read as u64,
-    };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(doc) => {
-            imp.summary.lines = u64::try_from(text.lines().count()).unwrap_or(u64::MAX);
-            imp.document(1, "", &doc, &Context::default())?;
-        }
-        Err(whole) => {
-            // Not one document: JSONL, one document per line.
-            let mut documents = 0;
-            for (i, line) in text.lines().enumerate() {
-                let n = i as u64 + 1;
-                imp.summary.lines = n;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<Value>(line) {
-                    Ok(doc) => {
-                        documents += 1;
-                        imp.document(n, "", &doc, &Context::default())?;
-                    }
-                    Err(e) => imp.error(n, format!("invalid JSON: {e}")),
-                }
-            }
-            if documents == 0 {
-                return Err(Failure::runtime(format!("the input is not JSON: {whole}")));
-            }
-        }
-    }
-    imp.flush()?;
-    Ok(imp.summary)
+    each: &'f mut dyn FnMut(AgnoEntry) -> Result<()>,
 }
 
 fn first<'v>(obj: &'v Map<String, Value>, keys: &[&str]) -> Option<&'v Value> {
@@ -109,21 +193,17 @@ fn first<'v>(obj: &'v Map<String, Value>, keys: &[&str]) -> Option<&'v Value> {
         .find(|v| !v.is_null())
 }
 
-impl<P: FnMut(u64, u64)> Importer<'_, P> {
-    fn error(&mut self, line: u64, message: String) {
-        self.summary.error_count += 1;
-        if self.summary.errors.len() < runmeta_store::MAX_LISTED_ERRORS {
-            self.summary.errors.push(LineError { line, message });
-        }
-    }
-
-    fn document(
+impl Walker<'_, '_> {
+    fn emit(
         &mut self,
         line: u64,
-        path: &str,
-        doc: &Value,
-        ctx: &Context,
-    ) -> Result<(), Failure> {
+        path: String,
+        result: std::result::Result<RunRecord, String>,
+    ) -> Result<()> {
+        (self.each)(AgnoEntry { line, path, result })
+    }
+
+    fn document(&mut self, line: u64, path: &str, doc: &Value, ctx: &Context) -> Result<()> {
         match doc {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
@@ -148,59 +228,43 @@ impl<P: FnMut(u64, u64)> Importer<'_, P> {
                 }
             }
             Value::Object(obj) if obj.contains_key("run_id") => {
-                let where_ = if path.is_empty() {
+                let place = if path.is_empty() {
                     "run".to_owned()
                 } else {
                     path.trim_start_matches('.').to_owned()
                 };
-                match normalize(obj, ctx, self.labels) {
-                    Ok(value) => match RunRecord::from_json(&value) {
-                        Ok(record) => {
-                            self.batch.push(record);
-                            if self.batch.len() >= BATCH {
-                                self.flush()?;
-                            }
-                        }
-                        Err(e) => self.error(line, format!("{where_}: {e}")),
-                    },
-                    Err(message) => self.error(line, format!("{where_}: {message}")),
-                }
+                let result = normalize(obj, ctx, self.labels)
+                    .and_then(|value| RunRecord::from_json(&value).map_err(|e| e.to_string()));
                 if let Some(Value::Array(members)) = obj.get("member_responses") {
+                    self.emit(line, place.clone(), result)?;
                     let mut inner = ctx.clone();
                     inner.parent_run_id = obj.get("run_id").cloned();
                     if let Some(v) = first(obj, &["session_id"]) {
                         inner.session_id = Some(v.clone());
                     }
                     for (i, m) in members.iter().enumerate() {
-                        self.document(line, &format!("{where_}.member_responses[{i}]"), m, &inner)?;
+                        self.document(line, &format!("{place}.member_responses[{i}]"), m, &inner)?;
                     }
+                } else {
+                    self.emit(line, place, result)?;
                 }
             }
             _ => {
-                self.error(
+                let place = if path.is_empty() {
+                    "document"
+                } else {
+                    path.trim_start_matches('.')
+                };
+                self.emit(
                     line,
-                    format!(
-                    "{}: not an Agno session (object with `runs`) or run (object with `run_id`)",
-                    if path.is_empty() { "document" } else { path.trim_start_matches('.') }
-                ),
-                )
+                    place.to_owned(),
+                    Err(
+                        "not an Agno session (object with `runs`) or run (object with `run_id`)"
+                            .to_owned(),
+                    ),
+                )?;
             }
         }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), Failure> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let written = self.store.insert(&self.batch)?;
-        self.summary.imported += written.inserted;
-        self.summary.duplicates += written.duplicates;
-        for r in written.rejected {
-            self.error(0, r);
-        }
-        self.batch.clear();
-        (self.progress)(self.bytes, self.summary.imported);
         Ok(())
     }
 }
@@ -216,7 +280,7 @@ fn normalize_metrics(metrics: &Value) -> Value {
             Value::Array(items) if items.iter().all(Value::is_number) => {
                 if k == "time_to_first_token" {
                     items.first().cloned().unwrap_or(Value::Null)
-                } else if items.iter().all(|i| i.is_u64()) {
+                } else if items.iter().all(Value::is_u64) {
                     Value::from(
                         items
                             .iter()
@@ -237,7 +301,11 @@ fn normalize_metrics(metrics: &Value) -> Value {
 }
 
 /// An Agno run as the core's run JSON.
-fn normalize(run: &Map<String, Value>, ctx: &Context, labels: &[String]) -> Result<Value, String> {
+fn normalize(
+    run: &Map<String, Value>,
+    ctx: &Context,
+    labels: &[String],
+) -> std::result::Result<Value, String> {
     let get = |keys: &[&str]| first(run, keys).cloned();
     let agent = get(&["agent_name", "agent_id"])
         .or_else(|| ctx.agent.clone())
@@ -348,6 +416,99 @@ fn normalize(run: &Map<String, Value>, ctx: &Context, labels: &[String]) -> Resu
     Ok(Value::Object(out))
 }
 
+impl Store {
+    /// Imports Agno session and run JSON from `input` (see the [module docs](self) for the
+    /// accepted shapes): every run that converts is stored, in batches of one transaction
+    /// each; every run that does not, and every part of the input that is not a session or a
+    /// run, is reported in the summary with its line and place (`runs[2]: ...`) and skipped
+    /// without affecting its siblings. A run the store cannot represent (a start time outside
+    /// 1677..2262) is reported the same way. Runs already stored are skipped and counted.
+    /// `progress` is called after every batch.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] when the input is larger than
+    /// [`AgnoOptions::max_input_bytes`], not UTF-8, or not JSON (neither one document nor
+    /// JSONL with one); an I/O error reading `input`; an SQLite error (the batches before it
+    /// stay committed).
+    pub fn import_agno<R: Read>(
+        &mut self,
+        input: R,
+        options: &AgnoOptions,
+        progress: impl FnMut(ImportProgress),
+    ) -> Result<ImportSummary> {
+        let mut bytes = Vec::new();
+        input
+            .take(options.max_input_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > options.max_input_bytes {
+            return Err(StoreError::InvalidInput(format!(
+                "the input is larger than {}; split it into JSONL documents",
+                size(options.max_input_bytes)
+            )));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| StoreError::InvalidInput(format!("the input is not UTF-8: {e}")))?;
+        self.import_agno_str(&text, options, progress)
+    }
+
+    /// [`Store::import_agno`] of text already in memory (`max_input_bytes` does not apply).
+    ///
+    /// # Errors
+    /// As [`Store::import_agno`].
+    pub fn import_agno_str(
+        &mut self,
+        text: &str,
+        options: &AgnoOptions,
+        mut progress: impl FnMut(ImportProgress),
+    ) -> Result<ImportSummary> {
+        let mut summary = ImportSummary::default();
+        let mut batch: Vec<EncodedRun> = Vec::with_capacity(IMPORT_BATCH.min(64));
+        let bytes = text.len() as u64;
+        let lines = walk_input(text, &options.labels, &mut |entry| {
+            summary.lines = summary.lines.max(entry.line);
+            match &entry.result {
+                Ok(record) => match encode(record) {
+                    Ok(run) => batch.push(run),
+                    Err(e) => summary.error(entry.line, format!("{}: {e}", entry.path)),
+                },
+                Err(_) => {
+                    if let Some(e) = entry.error() {
+                        summary.error(e.line, e.message);
+                    }
+                }
+            }
+            if batch.len() >= IMPORT_BATCH {
+                self.import_batch(&mut batch, &mut summary)?;
+                progress(ImportProgress {
+                    bytes,
+                    lines: summary.lines,
+                    imported: summary.imported,
+                });
+            }
+            Ok(())
+        })?;
+        summary.lines = lines;
+        self.import_batch(&mut batch, &mut summary)?;
+        progress(ImportProgress {
+            bytes,
+            lines: summary.lines,
+            imported: summary.imported,
+        });
+        Ok(summary)
+    }
+}
+
+/// `1 GiB`, `16 MiB`, `100 bytes`.
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
+        format!("{} GiB", bytes >> 30)
+    } else if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,5 +574,12 @@ mod tests {
         assert!(normalize(&anonymous, &ctx, &[])
             .unwrap_err()
             .contains("agent"));
+    }
+
+    #[test]
+    fn sizes_are_readable() {
+        assert_eq!(size(1 << 30), "1 GiB");
+        assert_eq!(size(16 << 20), "16 MiB");
+        assert_eq!(size(100), "100 bytes");
     }
 }
