@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench -p runmeta-store --bench store
 //! RUNMETA_BENCH_RUNS=200000 cargo bench -p runmeta-store --bench store   # smaller
+//! RUNMETA_BENCH_INGEST_ONLY=1 cargo bench -p runmeta-store --bench store  # the two ingests
 //! ```
 //!
 //! Prints one line per measurement. Targets: ingest ≥ 200 000 runs/s, report over 1 000 000
@@ -229,6 +230,10 @@ fn main() {
         start,
         &metas,
     );
+
+    if std::env::var_os("RUNMETA_BENCH_INGEST_ONLY").is_some() {
+        return;
+    }
 
     // 2. Caller-side cost of `record` with the default drop-newest policy.
     let sink = StoreSink::open(dir.path().join("drop.db"), SinkConfig::default()).expect("open");

@@ -14,6 +14,7 @@ use runmeta_core::sla::SlaPolicy;
 
 use crate::codec::{self, int, nanos, ts_nanos};
 use crate::error::StoreError;
+use crate::schema::MAX_CHILDREN;
 
 /// One model call's columns.
 pub(crate) struct EncodedMessage {
@@ -106,6 +107,12 @@ const RANGE: &str = "is outside the years 1677..2262";
 pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
     let started_at =
         ts_nanos(run.started_at).ok_or_else(|| unstorable(run, &format!("started_at {RANGE}")))?;
+    if run.messages.len() > MAX_CHILDREN || run.tool_calls.len() > MAX_CHILDREN {
+        return Err(unstorable(
+            run,
+            &format!("a run has at most {MAX_CHILDREN} model calls and {MAX_CHILDREN} tool calls"),
+        ));
+    }
     let mut messages = Vec::with_capacity(run.messages.len());
     for m in &run.messages {
         let started_at = match m.started_at {
@@ -352,5 +359,15 @@ mod tests {
         let e = encode(&ok).unwrap();
         assert_eq!(e.started_at, 0);
         assert!(e.labels.is_none() && e.metadata.is_none());
+    }
+
+    #[test]
+    fn runs_with_more_children_than_the_keys_hold_are_rejected() {
+        let mut r = RunRecord::new("a", jiff::Timestamp::UNIX_EPOCH);
+        r.messages = vec![MessageMetrics::default(); MAX_CHILDREN];
+        assert_eq!(encode(&r).unwrap().messages.len(), MAX_CHILDREN);
+        r.messages.push(MessageMetrics::default());
+        let err = encode(&r).err().unwrap();
+        assert!(err.to_string().contains("model calls"), "{err}");
     }
 }

@@ -12,6 +12,7 @@ use runmeta_core::run::{MetadataRecord, RunId, RunRecord, RunStatus};
 use crate::codec::{self, duration, timestamp, uint, usage_from_row};
 use crate::error::Result;
 use crate::query::run_id_from_blob;
+use crate::schema::CHILD_SHIFT;
 use crate::Store;
 
 /// Every column of `runs` needed to rebuild a record, on alias `r`; `r.id` first.
@@ -125,14 +126,17 @@ pub(crate) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
 
 /// Attaches the messages and tool calls of the run with row id `id`.
 pub(crate) fn attach_children(conn: &Connection, id: i64, record: &mut RunRecord) -> Result<()> {
+    // The children's keys are `(run << CHILD_SHIFT) | seq`: one run's rows are a key range.
+    let first = id.checked_shl(CHILD_SHIFT).unwrap_or(i64::MAX);
+    let last = first | ((1 << CHILD_SHIFT) - 1);
     let mut stmt = conn.prepare_cached(
         "SELECT role, provider, model, started_at, duration_ns, ttft_ns, input_tokens, \
          output_tokens, total_tokens, reasoning_tokens, cache_read_tokens, cache_write_tokens, \
          audio_input_tokens, audio_output_tokens, audio_total_tokens, cost_nanos, extra \
-         FROM messages WHERE run = ?1 ORDER BY seq",
+         FROM messages WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     )?;
     record.messages = stmt
-        .query_map(params![id], |row| {
+        .query_map(params![first, last], |row| {
             let role: Option<String> = row.get(0)?;
             let model = role.map(|role| -> rusqlite::Result<ModelRef> {
                 Ok(ModelRef {
@@ -160,10 +164,10 @@ pub(crate) fn attach_children(conn: &Connection, id: i64, record: &mut RunRecord
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut stmt = conn.prepare_cached(
         "SELECT name, started_at, duration_ns, status, error_class FROM tool_calls \
-         WHERE run = ?1 ORDER BY seq",
+         WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     )?;
     record.tool_calls = stmt
-        .query_map(params![id], |row| {
+        .query_map(params![first, last], |row| {
             let status: String = row.get(3)?;
             Ok(ToolCallMetrics {
                 name: row.get(0)?,

@@ -256,7 +256,8 @@ impl Store {
         let extra: String = columns.iter().map(|c| format!(", {c}")).collect();
         let sql = format!(
             "SELECT t.name, t.status, t.error_class, t.duration_ns, r.label_set{extra} \
-             FROM tool_calls t JOIN runs r ON r.id = t.run{}",
+             FROM tool_calls t JOIN runs r ON r.id = t.run \
+             AND t.id BETWEEN r.id << 20 AND (r.id << 20) | 1048575{}",
             where_clause(&conds)
         );
         let mut stmt = self.conn().prepare(&sql)?;

@@ -13,6 +13,7 @@ use rusqlite::{params, Connection, Statement, Transaction, TransactionBehavior};
 use crate::codec::int;
 use crate::encode::{EncodedMessage, EncodedRun, EncodedToolCall, Labels};
 use crate::error::{Result, StoreError};
+use crate::schema::{CHILD_SHIFT, MAX_RUN_ROW_ID};
 
 /// Most distinct label combinations remembered by a writer before its cache is reset.
 const LABEL_CACHE_LIMIT: usize = 100_000;
@@ -67,16 +68,17 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?
     ?38, ?39, ?40, ?41)
 ON CONFLICT (run_id) DO NOTHING";
 
+/// `id` is `(run << CHILD_SHIFT) | seq`; `run` and `seq` are generated from it.
 const INSERT_MESSAGE: &str = "INSERT INTO messages (
-    run, seq, role, provider, model, started_at, duration_ns, ttft_ns,
+    id, role, provider, model, started_at, duration_ns, ttft_ns,
     input_tokens, output_tokens, total_tokens, reasoning_tokens, cache_read_tokens,
     cache_write_tokens, audio_input_tokens, audio_output_tokens, audio_total_tokens,
     cost_nanos, extra)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 const INSERT_TOOL_CALL: &str = "INSERT INTO tool_calls (
-    run, seq, name, started_at, duration_ns, status, error_class)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    id, name, started_at, duration_ns, status, error_class)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 /// Binds values to consecutive parameters.
 struct Binder<'s, 'c> {
@@ -135,27 +137,26 @@ impl Writer {
                     continue;
                 }
                 outcome.inserted += 1;
-                let id = tx.last_insert_rowid();
-                for (seq, m) in run.messages.iter().enumerate() {
+                let base = child_base(tx.last_insert_rowid())?;
+                // `encode` rejects runs with more than MAX_CHILDREN of either.
+                for (key, m) in (base..).zip(&run.messages) {
                     bind_message(
                         &mut Binder {
                             stmt: &mut message_stmt,
                             next: 0,
                         },
-                        id,
-                        seq,
+                        key,
                         m,
                     )?;
                     message_stmt.raw_execute()?;
                 }
-                for (seq, t) in run.tool_calls.iter().enumerate() {
+                for (key, t) in (base..).zip(&run.tool_calls) {
                     bind_tool_call(
                         &mut Binder {
                             stmt: &mut tool_stmt,
                             next: 0,
                         },
-                        id,
-                        seq,
+                        key,
                         t,
                     )?;
                     tool_stmt.raw_execute()?;
@@ -179,9 +180,19 @@ impl Writer {
     }
 }
 
-fn bind_message(b: &mut Binder<'_, '_>, id: i64, seq: usize, m: &EncodedMessage) -> Result<()> {
+/// The first child id of the run with row id `id`.
+fn child_base(id: i64) -> Result<i64> {
+    if (0..=MAX_RUN_ROW_ID).contains(&id) {
+        Ok(id << CHILD_SHIFT)
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "run row id {id} is above {MAX_RUN_ROW_ID}: no room for its children's keys"
+        )))
+    }
+}
+
+fn bind_message(b: &mut Binder<'_, '_>, id: i64, m: &EncodedMessage) -> Result<()> {
     b.bind(id)?;
-    b.bind(int(seq as u64))?;
     b.bind(m.role.as_deref())?;
     b.bind(m.provider.as_deref())?;
     b.bind(m.model.as_deref())?;
@@ -195,9 +206,8 @@ fn bind_message(b: &mut Binder<'_, '_>, id: i64, seq: usize, m: &EncodedMessage)
     b.bind(m.extra.as_deref())
 }
 
-fn bind_tool_call(b: &mut Binder<'_, '_>, id: i64, seq: usize, t: &EncodedToolCall) -> Result<()> {
+fn bind_tool_call(b: &mut Binder<'_, '_>, id: i64, t: &EncodedToolCall) -> Result<()> {
     b.bind(id)?;
-    b.bind(int(seq as u64))?;
     b.bind(t.name.as_str())?;
     b.bind(t.started_at)?;
     b.bind(t.duration)?;
