@@ -18,7 +18,8 @@
 //! - `report/all_groups_after_10m`: [`Aggregator::report`] (every group, p50/p95/p99 of
 //!   latency, TTFT p50/p95, tokens p95, per-tool p95) after 10 million records.
 //!
-//! Items per second are records per second. Memory per group is printed before the runs.
+//! Items per second are records per second. Memory per group is printed before the runs
+//! (skipped when `RUNMETA_BENCH_NO_MEMORY` is set, for profilers).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -321,6 +322,11 @@ mod report {
 }
 
 fn main() {
+    if std::env::var_os("RUNMETA_BENCH_NO_MEMORY").is_some() {
+        // For profilers: skip the 11 million records of the memory line.
+        divan::main();
+        return;
+    }
     let agg = after_10m();
     let groups = agg.len().max(1);
     let three = aggregated(three_distributions(), REPORT_RECORDS / 10);

@@ -126,6 +126,32 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Snapshots written by the earlier sketch (an HDR histogram with 2 significant digits,
+    /// serialized as `[highest value of the bucket, count]`) load as if their values had been
+    /// recorded into today's sketch: each HDR bucket lies inside one bucket here.
+    #[test]
+    fn hdr_snapshots_load_exactly(d in dist(), seed in any::<u64>(), n in 0usize..2_000) {
+        let mut rng = Rng(seed);
+        let values: Vec<u64> = (0..n).map(|_| sample(d, &mut rng)).collect();
+        let mut hdr = hdrhistogram::Histogram::<u32>::new(2).unwrap();
+        let mut sketch = Sketch::new();
+        for &v in &values {
+            hdr.record(v).unwrap();
+            sketch.record(v);
+        }
+        let old: Vec<[u64; 2]> = hdr
+            .iter_recorded()
+            .map(|v| [v.value_iterated_to(), v.count_since_last_iteration()])
+            .collect();
+        let json = serde_json::to_string(&old).unwrap();
+        let loaded: Sketch = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(&loaded, &sketch);
+    }
+}
+
 /// A random run from one seed: 2 agents, 3 models, statuses, tools, costs.
 fn random_run(rng: &mut Rng) -> RunRecord {
     let agents = ["support", "billing"];
@@ -239,36 +265,44 @@ fn merging_different_groupings_is_an_error() {
 fn memory_per_group_is_bounded() {
     let mut agg = Aggregator::new(GroupBy::parse("agent").unwrap());
     let start = jiff::Timestamp::UNIX_EPOCH;
-    // Worst case: every sketch sees the largest value, every name table is full.
+    // Worst case: every sketch sees 0 and the largest value (so its window of counters spans
+    // every bucket), every name table is full.
     for i in 0..200u64 {
         let mut r = RunRecord::new("a", start);
-        r.duration = Duration::from_secs(u64::MAX / 1_000_000);
-        r.time_to_first_token = Some(Duration::from_secs(u64::MAX / 1_000_000));
+        let (secs, tokens) = if i % 2 == 0 {
+            (u64::MAX / 1_000_000, u64::MAX)
+        } else {
+            (0, 0)
+        };
+        r.duration = Duration::from_secs(secs);
+        r.time_to_first_token = Some(Duration::from_secs(secs));
         r.metrics.usage = Usage {
-            input_tokens: u64::MAX,
-            output_tokens: u64::MAX,
-            total_tokens: u64::MAX,
-            reasoning_tokens: u64::MAX,
-            cache_read_tokens: u64::MAX,
-            cache_write_tokens: u64::MAX,
+            input_tokens: tokens,
+            output_tokens: tokens,
+            total_tokens: tokens,
+            reasoning_tokens: tokens,
+            cache_read_tokens: tokens,
+            cache_write_tokens: tokens,
             ..Usage::default()
         };
         r.status = RunStatus::Error;
         r.error_class = Some(format!("class_{i}").into());
         r.stop_reason = format!("reason_{i}").into();
-        r.tool_calls.push(ToolCallMetrics {
-            name: format!("tool_{i}"),
-            started_at: start,
-            duration: Duration::from_secs(u64::MAX / 1_000_000),
-            status: ToolStatus::Error,
-            error_class: Some(format!("e{i}")),
-        });
+        for secs in [0, u64::MAX / 1_000_000] {
+            r.tool_calls.push(ToolCallMetrics {
+                name: format!("tool_{i}"),
+                started_at: start,
+                duration: Duration::from_secs(secs),
+                status: ToolStatus::Error,
+                error_class: Some(format!("e{i}")),
+            });
+        }
         agg.record(&r);
     }
     let stats = agg.group(&[Some("a")]).unwrap();
     assert_eq!(stats.tools.len(), MAX_DISTINCT);
     assert_eq!(stats.error_classes.entries.len(), MAX_DISTINCT);
-    assert_eq!(stats.tool_calls, 200);
+    assert_eq!(stats.tool_calls, 400);
     let sketch_bytes = WORST_CASE_BYTES;
     // Struct + 8 run sketches + one sketch and a 32-name table per tool + names.
     let bound = std::mem::size_of::<GroupStats>()

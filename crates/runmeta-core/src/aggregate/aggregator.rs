@@ -246,7 +246,7 @@ impl Aggregator {
             return self.groups.insert(key, fresh);
         }
         self.overflow_runs += 1;
-        let overflow = KeyRef::overflow(key.values().len());
+        let overflow = KeyRef::overflow(key.len());
         match self.groups.find(&overflow) {
             Some(i) => i,
             None => self.groups.insert(&overflow, fresh),
@@ -301,7 +301,7 @@ impl Aggregator {
             }
             None => {
                 self.overflow_runs = self.overflow_runs.saturating_add(stats.runs);
-                let overflow = KeyRef::overflow(key.values().len());
+                let overflow = KeyRef::overflow(key.len());
                 let i = match self.groups.find(&overflow) {
                     Some(i) => i,
                     None => self

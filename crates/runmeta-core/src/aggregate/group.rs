@@ -6,6 +6,7 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+pub(crate) use super::key::{key_from_owned, KeyRef};
 use crate::metrics::{ModelRef, ModelRole};
 use crate::run::RunRecord;
 
@@ -103,6 +104,7 @@ pub enum GroupByError {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GroupBy {
     dims: Arc<[Dimension]>,
+    has_tool: bool,
 }
 
 impl Default for GroupBy {
@@ -129,7 +131,11 @@ impl GroupBy {
                 return Err(GroupByError::Duplicate(d.name().to_owned()));
             }
         }
-        Ok(GroupBy { dims: dims.into() })
+        let has_tool = dims.contains(&Dimension::Tool);
+        Ok(GroupBy {
+            dims: dims.into(),
+            has_tool,
+        })
     }
 
     /// No dimension: every run falls in one group.
@@ -137,6 +143,7 @@ impl GroupBy {
     pub fn none() -> Self {
         GroupBy {
             dims: Arc::from(Vec::new()),
+            has_tool: false,
         }
     }
 
@@ -168,7 +175,7 @@ impl GroupBy {
     /// True when [`Dimension::Tool`] is one of the dimensions.
     #[must_use]
     pub fn has_tool(&self) -> bool {
-        self.dims.contains(&Dimension::Tool)
+        self.has_tool
     }
 }
 
@@ -193,16 +200,6 @@ pub fn main_model(record: &RunRecord) -> Option<&ModelRef> {
         .or_else(|| record.messages.iter().find_map(|m| m.model.as_ref()))
 }
 
-/// A borrowed dimension value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum KeyValue<'a> {
-    #[default]
-    Absent,
-    Str(&'a str),
-    /// `provider/model_id`, kept apart so that no string is built per record.
-    Pair(&'a str, &'a str),
-}
-
 /// A group's value in one dimension, as stored once per group and in snapshots
 /// (JSON: `null`, `"value"`, or `["provider", "model_id"]` for [`Dimension::Model`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -217,14 +214,6 @@ pub enum GroupValue {
 }
 
 impl GroupValue {
-    fn borrow(&self) -> KeyValue<'_> {
-        match self {
-            GroupValue::Absent => KeyValue::Absent,
-            GroupValue::Str(s) => KeyValue::Str(s),
-            GroupValue::Pair(a, b) => KeyValue::Pair(a, b),
-        }
-    }
-
     /// The value as text (`provider/model_id` for a model); `None` when absent.
     #[must_use]
     pub fn display(&self) -> Option<String> {
@@ -234,136 +223,6 @@ impl GroupValue {
             GroupValue::Pair(a, b) => Some(format!("{a}/{b}")),
         }
     }
-}
-
-impl KeyValue<'_> {
-    fn to_owned_value(self) -> GroupValue {
-        match self {
-            KeyValue::Absent => GroupValue::Absent,
-            KeyValue::Str(s) => GroupValue::Str(s.into()),
-            KeyValue::Pair(a, b) => GroupValue::Pair(a.into(), b.into()),
-        }
-    }
-}
-
-/// A group's key borrowed from a record: at most [`MAX_DIMENSIONS`] values and their hash.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct KeyRef<'a> {
-    values: [KeyValue<'a>; MAX_DIMENSIONS],
-    len: usize,
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-#[inline]
-fn mix(h: u64, word: u64) -> u64 {
-    (h.rotate_left(5) ^ word).wrapping_mul(SEED)
-}
-
-#[inline]
-fn hash_str(mut h: u64, s: &str) -> u64 {
-    let bytes = s.as_bytes();
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = mix(h, u64::from_le_bytes(w));
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = mix(h, u64::from_le_bytes(w));
-    }
-    mix(h, bytes.len() as u64)
-}
-
-#[inline]
-fn finish(mut h: u64) -> u64 {
-    // murmur3's fmix64: spreads the entropy into every bit for the hash table.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
-
-impl<'a> KeyRef<'a> {
-    pub(crate) fn from_values(values: impl IntoIterator<Item = KeyValue<'a>>) -> Self {
-        let mut key = KeyRef {
-            values: [KeyValue::Absent; MAX_DIMENSIONS],
-            len: 0,
-            hash: 0,
-        };
-        for v in values.into_iter().take(MAX_DIMENSIONS) {
-            key.values[key.len] = v;
-            key.len += 1;
-        }
-        key.hash = key.compute_hash();
-        key
-    }
-
-    /// The key of `record` for `by`, with `tool` as the value of [`Dimension::Tool`].
-    pub(crate) fn of_record(by: &GroupBy, record: &'a RunRecord, tool: Option<&'a str>) -> Self {
-        KeyRef::from_values(by.dimensions().iter().map(|d| match d {
-            Dimension::Agent => KeyValue::Str(&record.agent),
-            Dimension::Team => opt(record.team.as_deref()),
-            Dimension::Release => opt(record.release.as_deref()),
-            Dimension::Model => match main_model(record) {
-                Some(m) => KeyValue::Pair(&m.provider, &m.id),
-                None => KeyValue::Absent,
-            },
-            Dimension::Tool => opt(tool),
-            Dimension::Status => KeyValue::Str(record.status.as_str()),
-            Dimension::StopReason => KeyValue::Str(&record.stop_reason),
-            Dimension::Label(key) => opt(record.label(key)),
-        }))
-    }
-
-    /// The overflow key: [`OVERFLOW_VALUE`] in each of `len` dimensions.
-    pub(crate) fn overflow(len: usize) -> KeyRef<'static> {
-        KeyRef::from_values((0..len).map(|_| KeyValue::Str(OVERFLOW_VALUE)))
-    }
-
-    fn compute_hash(&self) -> u64 {
-        let mut h = 0u64;
-        for v in &self.values[..self.len] {
-            h = match *v {
-                KeyValue::Absent => mix(h, 1),
-                KeyValue::Str(s) => hash_str(mix(h, 2), s),
-                KeyValue::Pair(a, b) => hash_str(hash_str(mix(h, 3), a), b),
-            };
-        }
-        finish(h)
-    }
-
-    fn matches(&self, owned: &[GroupValue]) -> bool {
-        owned.len() == self.len
-            && self.values[..self.len]
-                .iter()
-                .zip(owned)
-                .all(|(a, b)| *a == b.borrow())
-    }
-
-    pub(crate) fn values(&self) -> &[KeyValue<'a>] {
-        &self.values[..self.len]
-    }
-
-    pub(crate) fn labels(&self, by: &GroupBy) -> Vec<GroupLabel> {
-        by.dimensions()
-            .iter()
-            .zip(self.values())
-            .map(|(d, v)| GroupLabel {
-                dimension: d.name().to_owned(),
-                value: v.to_owned_value().display(),
-            })
-            .collect()
-    }
-}
-
-fn opt(s: Option<&str>) -> KeyValue<'_> {
-    s.map_or(KeyValue::Absent, KeyValue::Str)
 }
 
 /// Hashes are already mixed; the table uses them as they are.
@@ -376,7 +235,7 @@ impl Hasher for IdentityHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 = mix(self.0, u64::from(*b));
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
     fn write_u64(&mut self, n: u64) {
@@ -390,6 +249,8 @@ const NO_NEXT: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub(crate) struct Entry<T> {
     pub(crate) key: Box<[GroupValue]>,
+    /// The key's words for [`KeyRef::matches`].
+    words: Box<[u64]>,
     hash: u64,
     next: u32,
     pub(crate) value: T,
@@ -421,7 +282,7 @@ impl<T> GroupIndex<T> {
         let mut i = *self.heads.get(&key.hash)?;
         while i != NO_NEXT {
             let e = &self.entries[i as usize];
-            if key.matches(&e.key) {
+            if key.matches(&e.words) {
                 return Some(i as usize);
             }
             i = e.next;
@@ -435,7 +296,8 @@ impl<T> GroupIndex<T> {
         let idx32 = u32::try_from(index).unwrap_or(NO_NEXT - 1);
         let next = self.heads.insert(key.hash, idx32).unwrap_or(NO_NEXT);
         self.entries.push(Entry {
-            key: key.values().iter().map(|v| v.to_owned_value()).collect(),
+            key: key.owned_values(),
+            words: key.stored_words(),
             hash: key.hash,
             next,
             value,
@@ -471,28 +333,10 @@ impl<T> Entry<T> {
     }
 }
 
-/// Builds an owned key from stored values (snapshots).
-pub(crate) fn key_from_owned(values: &[GroupValue]) -> KeyRef<'_> {
-    KeyRef::from_values(values.iter().map(GroupValue::borrow))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pair_and_joined_string_differ() {
-        let a = KeyRef::from_values([KeyValue::Pair("openai", "gpt-4o")]);
-        let b = KeyRef::from_values([KeyValue::Str("openai/gpt-4o")]);
-        assert_ne!(a.hash, b.hash);
-    }
-
-    #[test]
-    fn absent_and_empty_differ() {
-        let a = KeyRef::from_values([KeyValue::Absent]);
-        let b = KeyRef::from_values([KeyValue::Str("")]);
-        assert_ne!(a.hash, b.hash);
-    }
+    use crate::aggregate::key::KeyValue;
 
     #[test]
     fn index_finds_and_chains_on_collision() {

@@ -11,32 +11,38 @@
 //! - [`AggregatorSink`]: a [`Sink`](crate::run::Sink) that feeds an aggregator (and its
 //!   windows and alert rules) from the collector.
 //!
-//! # Percentiles: why an HDR histogram
+//! # Percentiles: why a log-linear histogram
 //!
-//! Latency, time to first token, tool latency and tokens per run are kept in [`Sketch`]es,
-//! HDR histograms (the `hdrhistogram` crate) with 2 significant digits:
+//! Latency, time to first token, tool latency and tokens per run are kept in [`Sketch`]es:
+//! log-linear histograms (the HDR-histogram layout) with 64 buckets per power of two:
 //!
-//! - **Error bound**: every recorded value is within 1% of its bucket's reported value
-//!   (buckets are at most 1/128 ≈ 0.78% wide above 256 and exact below), so p50/p95/p99 are
-//!   within 1% of the exact nearest-rank percentile, whatever the distribution; the tests
-//!   check this by property against an exact sort, heavy tails (Pareto, log-normal) included.
-//! - **Bounded memory**: 128 counters per power of two, grown only up to the largest value
-//!   recorded and capped at [`sketch::MAX_TRACKABLE`] (2^40), so one sketch holds at most
-//!   [`sketch::WORST_CASE_BYTES`] = 17.5 KiB of `u32` counters, typically 1–11 KiB.
+//! - **Error bound**: values below 128 are exact; above, a bucket is less than 1/64 of its
+//!   lowest value wide and reports its midpoint, so every value in it is within 1/128
+//!   ([`sketch::RELATIVE_ERROR`], 0.78%) of the reported one, and p50/p95/p99 are within 1% of
+//!   the exact nearest-rank percentile whatever the distribution; the tests check this by
+//!   property against an exact sort, heavy tails (Pareto, log-normal) included.
+//! - **Bounded memory**: only the buckets between the lowest and the highest recorded value
+//!   have a `u32` counter, capped at [`sketch::MAX_TRACKABLE`] (2^40): one sketch holds at
+//!   most [`sketch::WORST_CASE_BYTES`] = 8 964 bytes, typically 0.5–3 KiB.
 //! - **Exact merges**: two sketches add counter by counter; merging two aggregators equals
 //!   aggregating the union of their runs (checked by property).
 //! - **Serializable**: a sketch serializes as its sparse `[value, count]` buckets, which reload
-//!   into the identical sketch, in any serde format.
-//! - **Speed**: recording is an index computation and an increment, with no allocation once
-//!   the histogram covers the value's range. With many groups the cost is the cache miss on
-//!   the counter: 128 counters per power of two is what 1% precision takes.
+//!   into the identical sketch, in any serde format. Snapshots written by the earlier sketch
+//!   (an HDR histogram with 2 significant digits, 128 buckets per power of two) load exactly:
+//!   each of its buckets lies inside one bucket here (tested).
+//! - **Speed**: recording is a leading-zero count, a shift, a bounds check and an increment,
+//!   with no allocation once the value's range is covered. With many groups the cost is the
+//!   cache miss on the counter: 64 buckets per power of two (the fewest power-of-two layout
+//!   that keeps 1%) is half of what the HDR histogram kept, and a window of counters is a
+//!   quarter of its memory.
 //!
-//! DDSketch gives the same kind of relative-error guarantee with fewer buckets for very wide
-//! ranges, but its Rust implementations are less mature, its bucket count per group is not
-//! fixed in advance without collapsing (which loosens the bound at the low end), and its
-//! float-keyed stores make integer data (µs, tokens) less exact. Values here are integers
-//! within 12 orders of magnitude, where an HDR histogram's fixed layout is both bounded and
-//! exact below 256.
+//! DDSketch gives the same kind of relative-error guarantee with fewer buckets (a true
+//! logarithmic mapping, ≈ 35 per power of two at 1%), but its index costs a logarithm (or a
+//! polynomial approximation of one) per value, its bucket count per group is not fixed in
+//! advance without collapsing (which loosens the bound at the low end), and its float-keyed
+//! stores make integer data (µs, tokens) less exact. Values here are integers within 12
+//! orders of magnitude, where a log-linear layout is bounded, cheap to index and exact below
+//! 128.
 //!
 //! # Memory per group
 //!
@@ -53,6 +59,7 @@
 
 mod aggregator;
 pub(crate) mod group;
+mod key;
 mod report;
 mod sink;
 pub mod sketch;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::key::same_str;
 use super::Sketch;
 use crate::metrics::{Cost, ToolCallMetrics, ToolStatus, Usage};
 use crate::run::{RunRecord, RunStatus};
@@ -86,7 +87,7 @@ impl CappedCounts {
     /// Adds `n` to `name`'s count.
     #[inline]
     pub fn add(&mut self, name: &str, n: u64) {
-        if let Some(e) = self.entries.iter_mut().find(|e| &*e.0 == name) {
+        if let Some(e) = self.entries.iter_mut().find(|e| same_str(&e.0, name)) {
             e.1 = e.1.saturating_add(n);
             return;
         }
@@ -326,7 +327,7 @@ impl GroupStats {
     }
 
     fn tool_mut(&mut self, name: &str) -> &mut ToolStats {
-        let pos = match self.tools.iter().position(|t| &*t.0 == name) {
+        let pos = match self.tools.iter().position(|t| same_str(&t.0, name)) {
             Some(p) => p,
             None => {
                 let name = if self.tools.len() + 1 >= MAX_DISTINCT {
@@ -378,9 +379,9 @@ impl GroupStats {
     }
 
     /// Bytes held by these stats: the struct, its sketches' counters and its name tables.
-    /// At most `size_of::<GroupStats>() + (2 + 6 + MAX_DISTINCT) * WORST_CASE_BYTES` (17.5 KiB
-    /// per sketch) plus the name tables; typically 10–40 KiB (sketches grow only to the
-    /// largest value recorded).
+    /// At most `size_of::<GroupStats>() + (2 + 6 + MAX_DISTINCT) * WORST_CASE_BYTES` (8 964
+    /// bytes per sketch) plus the name tables; typically 2–10 KiB (a sketch's counters cover
+    /// only the range of the values recorded).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         let sketches = self.latency_us.memory_bytes()

@@ -1,0 +1,492 @@
+//! A group's key borrowed from a record: the values of the grouping's dimensions, hashed
+//! without allocating and compared against a group's copy without calling `memcmp`.
+//!
+//! Each string of the key is read as its length and two words (the first and the last 8
+//! bytes, overlapping for 8 to 16 bytes; a shorter string's bytes fit in them), the way
+//! short-string hashes such as foldhash read: for strings of at most 16 bytes these three
+//! words *are* the string. The key's words — the values' tags, then per string its length and
+//! its two words — are its fingerprint; a group stores its own, followed by the full words of
+//! its strings longer than 16 bytes. Finding a group is then one hash lookup and a comparison
+//! of a few words in one buffer, with no pointer to follow and no call to `memcmp`. The hash
+//! mixes the words with a folded 64×64→128-bit multiply (every byte of a long string too).
+
+use super::group::OVERFLOW_VALUE;
+use super::group::{main_model, Dimension, GroupBy, GroupLabel, GroupValue, MAX_DIMENSIONS};
+use crate::run::RunRecord;
+
+/// A borrowed dimension value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum KeyValue<'a> {
+    #[default]
+    Absent,
+    Str(&'a str),
+    /// `provider/model_id`, kept apart so that no string is built per record.
+    Pair(&'a str, &'a str),
+}
+
+impl KeyValue<'_> {
+    pub(crate) fn to_owned_value(self) -> GroupValue {
+        match self {
+            KeyValue::Absent => GroupValue::Absent,
+            KeyValue::Str(s) => GroupValue::Str(s.into()),
+            KeyValue::Pair(a, b) => GroupValue::Pair(a.into(), b.into()),
+        }
+    }
+}
+
+impl GroupValue {
+    pub(crate) fn borrow(&self) -> KeyValue<'_> {
+        match self {
+            GroupValue::Absent => KeyValue::Absent,
+            GroupValue::Str(s) => KeyValue::Str(s),
+            GroupValue::Pair(a, b) => KeyValue::Pair(a, b),
+        }
+    }
+}
+
+const K0: u64 = 0x243f_6a88_85a3_08d3;
+const K1: u64 = 0x1319_8a2e_0370_7344;
+const K2: u64 = 0xa409_3822_299f_31d0;
+const K3: u64 = 0x082e_fa98_ec4e_6c89;
+
+/// The 128-bit product of `a` and `b`, its halves xor-ed: the mixing step of foldhash/wyhash.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    // Truncation intended: the low and the high half.
+    #[allow(clippy::cast_possible_truncation)]
+    let (lo, hi) = (p as u64, (p >> 64) as u64);
+    lo ^ hi
+}
+
+#[inline]
+fn word8(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+#[inline]
+fn word4(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
+/// The longest string whose two words hold all its bytes.
+const SHORT: usize = 16;
+
+/// Two words holding every byte of a string of at most [`SHORT`] bytes (with its length,
+/// unique); for a longer string, its first and last 8 bytes.
+#[inline]
+fn two_words(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    if n >= 8 {
+        (word8(b, 0), word8(b, n - 8))
+    } else if n >= 4 {
+        (word4(b, 0), word4(b, n - 4))
+    } else if n > 0 {
+        (
+            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+            0,
+        )
+    } else {
+        (0, 0)
+    }
+}
+
+/// The words of a string longer than [`SHORT`]: every whole 8 bytes, then the last 8
+/// (overlapping) when the length is not a multiple of 8.
+fn long_words(b: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    let whole = b.len() / 8;
+    let tail = (!b.len().is_multiple_of(8)).then(|| word8(b, b.len() - 8));
+    (0..whole).map(move |i| word8(b, i * 8)).chain(tail)
+}
+
+/// Equality of a long string with the words [`long_words`] gave for another.
+fn long_matches(b: &[u8], words: &[u64]) -> bool {
+    let mut i = 0;
+    for w in long_words(b) {
+        if words.get(i) != Some(&w) {
+            return false;
+        }
+        i += 1;
+    }
+    i == words.len()
+}
+
+/// The number of words [`long_words`] gives for a string of `len` bytes.
+const fn long_word_count(len: usize) -> usize {
+    len.div_ceil(8)
+}
+
+/// String equality without a call to `memcmp`: lengths, then words.
+#[inline]
+pub(crate) fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= SHORT {
+        return two_words(a) == two_words(b);
+    }
+    long_words(a).eq(long_words(b))
+}
+
+const TAG_ABSENT: u64 = 1;
+const TAG_STR: u64 = 2;
+const TAG_PAIR: u64 = 3;
+
+/// Strings one key holds at most: one per dimension, two for the model (one dimension only).
+const MAX_PARTS: usize = MAX_DIMENSIONS + 1;
+
+/// Words of the largest fingerprint: the tags, then three per string.
+const FP_WORDS: usize = 1 + 3 * MAX_PARTS;
+
+/// A group's key borrowed from a record: at most [`MAX_DIMENSIONS`] values, their
+/// fingerprint and their hash.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyRef<'a> {
+    /// The strings (`Option` so that an empty key is all zeros: built with a few stores).
+    parts: [Option<&'a str>; MAX_PARTS],
+    /// Tags (one byte per value), then per string: length, first word, last word.
+    fp: [u64; FP_WORDS],
+    len: u8,
+    nparts: u8,
+    /// Some string is longer than [`SHORT`]: the fingerprint alone does not decide.
+    long: bool,
+    pub(crate) hash: u64,
+}
+
+#[inline]
+fn opt(s: Option<&str>) -> KeyValue<'_> {
+    s.map_or(KeyValue::Absent, KeyValue::Str)
+}
+
+impl<'a> KeyRef<'a> {
+    #[inline]
+    fn empty() -> Self {
+        KeyRef {
+            parts: [None; MAX_PARTS],
+            fp: [0; FP_WORDS],
+            len: 0,
+            nparts: 0,
+            long: false,
+            hash: 0,
+        }
+    }
+
+    #[inline]
+    fn push_part(&mut self, s: &'a str) {
+        let n = usize::from(self.nparts);
+        let (Some(slot), Some(words)) =
+            (self.parts.get_mut(n), self.fp.get_mut(1 + 3 * n..4 + 3 * n))
+        else {
+            return;
+        };
+        *slot = Some(s);
+        let b = s.as_bytes();
+        let (w0, w1) = two_words(b);
+        words[0] = b.len() as u64;
+        words[1] = w0;
+        words[2] = w1;
+        // Each string mixed apart (the multiplies run side by side), seeded by its position;
+        // a long string's every byte goes in.
+        let seed = K3.wrapping_mul(n as u64 + 1);
+        let h = if b.len() <= SHORT {
+            fold(w0 ^ seed ^ K0, w1 ^ (b.len() as u64).rotate_right(8) ^ K1)
+        } else {
+            let mut h = seed ^ b.len() as u64;
+            for w in long_words(b) {
+                h = fold(w ^ h ^ K0, K1);
+            }
+            h
+        };
+        self.hash = self.hash.rotate_left(17) ^ h;
+        self.nparts += 1;
+        self.long |= b.len() > SHORT;
+    }
+
+    /// Appends a value (ignored past [`MAX_DIMENSIONS`]).
+    #[inline]
+    fn push(&mut self, v: KeyValue<'a>) {
+        let at = u32::from(self.len);
+        if at as usize >= MAX_DIMENSIONS {
+            return;
+        }
+        self.len += 1;
+        let tag = match v {
+            KeyValue::Absent => TAG_ABSENT,
+            KeyValue::Str(s) => {
+                self.push_part(s);
+                TAG_STR
+            }
+            KeyValue::Pair(a, b) => {
+                self.push_part(a);
+                self.push_part(b);
+                TAG_PAIR
+            }
+        };
+        self.fp[0] |= tag << (8 * at);
+    }
+
+    /// Mixes the tags into the hash, so that every bit reaches the top bits (which the table
+    /// uses for its control bytes).
+    #[inline]
+    fn finish(&mut self) {
+        self.hash = fold(self.hash ^ self.fp[0] ^ K2, K0 ^ u64::from(self.nparts));
+    }
+
+    /// A key of the given values (at most [`MAX_DIMENSIONS`]; further values are ignored).
+    pub(crate) fn from_values(values: impl IntoIterator<Item = KeyValue<'a>>) -> Self {
+        let mut key = KeyRef::empty();
+        for v in values.into_iter().take(MAX_DIMENSIONS) {
+            key.push(v);
+        }
+        key.finish();
+        key
+    }
+
+    /// The key of `record` for `by`, with `tool` as the value of [`Dimension::Tool`].
+    #[inline]
+    pub(crate) fn of_record(by: &GroupBy, record: &'a RunRecord, tool: Option<&'a str>) -> Self {
+        let mut key = KeyRef::empty();
+        for d in by.dimensions() {
+            key.push(match d {
+                Dimension::Agent => KeyValue::Str(&record.agent),
+                Dimension::Team => opt(record.team.as_deref()),
+                Dimension::Release => opt(record.release.as_deref()),
+                Dimension::Model => match main_model(record) {
+                    Some(m) => KeyValue::Pair(&m.provider, &m.id),
+                    None => KeyValue::Absent,
+                },
+                Dimension::Tool => opt(tool),
+                Dimension::Status => KeyValue::Str(record.status.as_str()),
+                Dimension::StopReason => KeyValue::Str(&record.stop_reason),
+                Dimension::Label(key) => opt(record.label(key)),
+            });
+        }
+        key.finish();
+        key
+    }
+
+    /// The overflow key: [`OVERFLOW_VALUE`] in each of `len` dimensions.
+    pub(crate) fn overflow(len: usize) -> KeyRef<'static> {
+        KeyRef::from_values((0..len).map(|_| KeyValue::Str(OVERFLOW_VALUE)))
+    }
+
+    /// The number of values.
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// The values, one per dimension.
+    pub(crate) fn values(&self) -> impl ExactSizeIterator<Item = KeyValue<'a>> + '_ {
+        let mut part = 0;
+        (0..usize::from(self.len)).map(move |i| {
+            let at = |i: usize| self.parts.get(i).copied().flatten().unwrap_or_default();
+            match (self.fp[0] >> (8 * i)) & 0xff {
+                TAG_STR => {
+                    part += 1;
+                    KeyValue::Str(at(part - 1))
+                }
+                TAG_PAIR => {
+                    part += 2;
+                    KeyValue::Pair(at(part - 2), at(part - 1))
+                }
+                _ => KeyValue::Absent,
+            }
+        })
+    }
+
+    /// The values as stored by a group.
+    pub(crate) fn owned_values(&self) -> Box<[GroupValue]> {
+        self.values().map(KeyValue::to_owned_value).collect()
+    }
+
+    fn parts(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.parts[..usize::from(self.nparts)]
+            .iter()
+            .flatten()
+            .copied()
+    }
+
+    fn fp(&self) -> &[u64] {
+        &self.fp[..1 + 3 * usize::from(self.nparts)]
+    }
+
+    /// The words a group stores to recognize this key: the fingerprint, then the words of
+    /// each string longer than 16 bytes.
+    pub(crate) fn stored_words(&self) -> Box<[u64]> {
+        let mut words = self.fp().to_vec();
+        for s in self.parts() {
+            if s.len() > SHORT {
+                words.extend(long_words(s.as_bytes()));
+            }
+        }
+        words.into_boxed_slice()
+    }
+
+    /// True when `stored` (from [`KeyRef::stored_words`]) is this key's.
+    #[inline]
+    pub(crate) fn matches(&self, stored: &[u64]) -> bool {
+        let fp = self.fp();
+        let Some(head) = stored.get(..fp.len()) else {
+            return false;
+        };
+        // No early exit: a few xors are cheaper than the branches.
+        let diff = fp.iter().zip(head).fold(0, |d, (a, b)| d | (a ^ b));
+        if diff != 0 {
+            return false;
+        }
+        if !self.long {
+            return stored.len() == fp.len();
+        }
+        self.long_parts_match(&stored[fp.len()..])
+    }
+
+    #[cold]
+    fn long_parts_match(&self, mut rest: &[u64]) -> bool {
+        for s in self.parts() {
+            if s.len() > SHORT {
+                let n = long_word_count(s.len());
+                let Some((words, tail)) = rest.split_at_checked(n) else {
+                    return false;
+                };
+                if !long_matches(s.as_bytes(), words) {
+                    return false;
+                }
+                rest = tail;
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// The labels of this key under `by`.
+    pub(crate) fn labels(&self, by: &GroupBy) -> Vec<GroupLabel> {
+        by.dimensions()
+            .iter()
+            .zip(self.values())
+            .map(|(d, v)| GroupLabel {
+                dimension: d.name().to_owned(),
+                value: v.to_owned_value().display(),
+            })
+            .collect()
+    }
+}
+
+/// Builds a key from stored values (snapshots, merges).
+pub(crate) fn key_from_owned(values: &[GroupValue]) -> KeyRef<'_> {
+    KeyRef::from_values(values.iter().map(GroupValue::borrow))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key<'a>(values: &[KeyValue<'a>]) -> KeyRef<'a> {
+        KeyRef::from_values(values.iter().copied())
+    }
+
+    fn same(a: &KeyRef<'_>, b: &KeyRef<'_>) -> bool {
+        let ab = a.matches(&b.stored_words());
+        assert_eq!(ab, b.matches(&a.stored_words()));
+        if ab {
+            assert_eq!(a.hash, b.hash);
+        }
+        ab
+    }
+
+    #[test]
+    fn pair_and_joined_string_differ() {
+        let a = key(&[KeyValue::Pair("openai", "gpt-4o")]);
+        let b = key(&[KeyValue::Str("openai/gpt-4o")]);
+        assert_ne!(a.hash, b.hash);
+        assert!(!same(&a, &b));
+    }
+
+    #[test]
+    fn absent_and_empty_differ() {
+        let a = key(&[KeyValue::Absent]);
+        let b = key(&[KeyValue::Str("")]);
+        assert_ne!(a.hash, b.hash);
+        assert!(!same(&a, &b));
+        assert!(same(&b, &key(&[KeyValue::Str("")])));
+    }
+
+    #[test]
+    fn equal_strings_hash_and_match_whatever_their_length() {
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        for n in 0..=text.len() {
+            let s = text[..n].to_owned();
+            let copy = s.clone();
+            let a = key(&[
+                KeyValue::Str(&s),
+                KeyValue::Pair(text, &s),
+                KeyValue::Absent,
+            ]);
+            let b = key(&[
+                KeyValue::Str(&copy),
+                KeyValue::Pair(text, &copy),
+                KeyValue::Absent,
+            ]);
+            assert!(same(&a, &b), "{n}");
+            assert!(same_str(&s, &copy));
+            for i in 0..n {
+                // Any changed byte changes the match and the hash.
+                let mut other = s.clone().into_bytes();
+                other[i] ^= 1;
+                let other = String::from_utf8(other).unwrap();
+                assert!(!same_str(&s, &other));
+                let c = key(&[
+                    KeyValue::Str(&s),
+                    KeyValue::Pair(text, &other),
+                    KeyValue::Absent,
+                ]);
+                assert!(!same(&a, &c), "{n} {i}");
+                assert_ne!(c.hash, a.hash, "{n} {i}");
+            }
+            // A different length with the same leading bytes.
+            let longer = format!("{s}-");
+            assert!(!same(
+                &a,
+                &key(&[
+                    KeyValue::Str(&longer),
+                    KeyValue::Pair(text, &s),
+                    KeyValue::Absent
+                ])
+            ));
+            assert!(!same_str(&s, &longer));
+        }
+    }
+
+    #[test]
+    fn lengths_and_dimension_counts_are_part_of_the_key() {
+        let a = key(&[KeyValue::Str("ab"), KeyValue::Str("c")]);
+        let b = key(&[KeyValue::Str("a"), KeyValue::Str("bc")]);
+        let c = key(&[KeyValue::Str("ab")]);
+        assert!(!same(&a, &b));
+        assert!(!same(&a, &c));
+        assert_ne!(a.hash, b.hash);
+        let d = key(&[KeyValue::Absent, KeyValue::Str("x")]);
+        let e = key(&[KeyValue::Str("x"), KeyValue::Absent]);
+        assert!(!same(&d, &e));
+        assert_ne!(d.hash, e.hash);
+    }
+
+    #[test]
+    fn values_round_trip() {
+        let long = "claude-3-5-sonnet-20241022";
+        let vals = [
+            KeyValue::Str("a"),
+            KeyValue::Absent,
+            KeyValue::Pair("anthropic", long),
+        ];
+        let k = key(&vals);
+        assert_eq!(k.values().collect::<Vec<_>>(), vals);
+        let owned = k.owned_values();
+        let back = key_from_owned(&owned);
+        assert!(same(&k, &back));
+        assert_eq!(k.stored_words().len(), 1 + 3 * 3 + long.len().div_ceil(8));
+    }
+}
