@@ -207,12 +207,13 @@ impl Aggregator {
 
     /// Counts one run whose SLA outcome is already known.
     pub fn record_with_sla(&mut self, run: &RunRecord, sla: &SlaOutcome) {
-        let by = &self.config.group_by;
-        if !by.has_tool() {
-            let key = KeyRef::of_record(by, run, None);
+        // One key, built in place and refilled per tool (no 400-byte copies per record).
+        let mut key = KeyRef::empty();
+        if !self.config.group_by.has_tool() {
+            key.fill(&self.config.group_by, run, None);
             self.stats_mut(&key).ingest(run, ToolScope::All, sla);
         } else if run.tool_calls.is_empty() {
-            let key = KeyRef::of_record(by, run, None);
+            key.fill(&self.config.group_by, run, None);
             self.stats_mut(&key).ingest(run, ToolScope::Nothing, sla);
         } else {
             for (i, call) in run.tool_calls.iter().enumerate() {
@@ -220,7 +221,8 @@ impl Aggregator {
                 if run.tool_calls[..i].iter().any(|c| c.name == name) {
                     continue;
                 }
-                let key = KeyRef::of_record(&self.config.group_by, run, Some(name));
+                key = KeyRef::empty();
+                key.fill(&self.config.group_by, run, Some(name));
                 self.stats_mut(&key).ingest(run, ToolScope::Only(name), sla);
             }
         }

@@ -107,22 +107,20 @@ pub const fn bucket_high(i: u32) -> u64 {
 /// ```
 #[derive(Clone, Default)]
 pub struct Sketch {
-    /// Counters of buckets `offset .. offset + counts.len()`.
-    counts: Vec<u32>,
+    /// Counters of buckets `offset .. offset + counts.len()`. A boxed slice and no running
+    /// total: 24 bytes per sketch, one store per recorded value.
+    counts: Box<[u32]>,
     /// The bucket index of `counts[0]`.
     offset: u32,
-    /// Sum of the counters.
-    total: u64,
 }
 
 impl Sketch {
     /// An empty sketch (no counter allocated until the first value).
     #[must_use]
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Sketch {
-            counts: Vec::new(),
+            counts: Box::default(),
             offset: 0,
-            total: 0,
         }
     }
 
@@ -132,10 +130,7 @@ impl Sketch {
         let i = bucket_index(value.min(MAX_TRACKABLE));
         let rel = i.wrapping_sub(self.offset) as usize;
         match self.counts.get_mut(rel) {
-            Some(c) if *c < u32::MAX => {
-                *c += 1;
-                self.total += 1;
-            }
+            Some(c) if *c < u32::MAX => *c += 1,
             _ => self.add_slow(i, 1),
         }
     }
@@ -157,7 +152,6 @@ impl Sketch {
         let n = n.min(room);
         // n ≤ room ≤ u32::MAX.
         *c += n as u32;
-        self.total += n;
     }
 
     /// Grows the window to cover buckets `lo..=hi` (rounded out to whole cache lines, within
@@ -178,7 +172,7 @@ impl Sketch {
             .div_ceil(GROW_STEP)
             .saturating_mul(GROW_STEP)
             .min(max_end);
-        let mut counts = vec![0u32; (new_end - new_lo) as usize];
+        let mut counts = vec![0u32; (new_end - new_lo) as usize].into_boxed_slice();
         let at = (self.offset.wrapping_sub(new_lo)) as usize;
         if !self.counts.is_empty() {
             counts[at..at + self.counts.len()].copy_from_slice(&self.counts);
@@ -190,13 +184,13 @@ impl Sketch {
     /// Number of recorded values.
     #[must_use]
     pub fn count(&self) -> u64 {
-        self.total
+        self.counts.iter().map(|&c| u64::from(c)).sum()
     }
 
     /// True when nothing was recorded.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.total == 0
+        self.counts.iter().all(|&c| c == 0)
     }
 
     /// The value at quantile `q` (0.0..=1.0, nearest rank), within 1% of the exact sample;
@@ -209,7 +203,8 @@ impl Sketch {
     /// The values at several ascending quantiles in one pass over the buckets.
     #[must_use]
     pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> Option<[u64; N]> {
-        if self.total == 0 {
+        let total = self.count();
+        if total == 0 {
             return None;
         }
         let mut out = [0u64; N];
@@ -223,7 +218,7 @@ impl Sketch {
                 clippy::cast_possible_truncation,
                 clippy::cast_sign_loss
             )]
-            let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).clamp(1, self.total);
+            let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total);
             while seen < rank {
                 match buckets.next() {
                     Some((i, c)) => {
@@ -257,14 +252,13 @@ impl Sketch {
             // n ≤ u32::MAX: it comes from a u32 counter.
             let add = (n as u32).min(u32::MAX - *c);
             *c += add;
-            self.total += u64::from(add);
         }
     }
 
     /// Heap bytes held by the counters; at most [`WORST_CASE_BYTES`].
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        self.counts.capacity() * COUNTER_BYTES
+        self.counts.len() * COUNTER_BYTES
     }
 
     /// The non-empty buckets as `(bucket index, count)`, ascending.
@@ -296,7 +290,7 @@ impl fmt::Debug for Sketch {
 
 impl PartialEq for Sketch {
     fn eq(&self, other: &Self) -> bool {
-        self.total == other.total && self.nonzero().eq(other.nonzero())
+        self.nonzero().eq(other.nonzero())
     }
 }
 

@@ -192,24 +192,18 @@ pub(crate) enum ToolScope<'a> {
 /// Memory is bounded: a fixed part, [`MAX_DISTINCT`] names per capped count and tool, and
 /// sketches of at most [`super::sketch::WORST_CASE_COUNTERS`] counters each; see
 /// [`GroupStats::memory_bytes`].
+///
+/// The fields are laid out in the order written (`repr(C)`): the counters every run updates
+/// first, packed into two cache lines, the error classes (failed runs only) last.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct GroupStats {
     /// Runs.
     pub runs: u64,
     /// Runs by status: success, error, panicked, cancelled.
     pub by_status: [u64; 4],
-    /// Failed (error or panicked) runs by error class.
-    pub error_classes: CappedCounts,
-    /// Runs by stop reason.
-    pub stop_reasons: CappedCounts,
-    /// Run wall time in microseconds.
-    pub latency_us: Sketch,
     /// Exact longest run, in microseconds.
     pub latency_max_us: u64,
-    /// Time to first token in microseconds (runs that produced a token).
-    pub ttft_us: Sketch,
-    /// Per-run token counts, in [`TokenType::ALL`] order.
-    pub tokens: [TokenDist; 6],
     /// Sum of every known cost, including the known part of partly priced runs.
     pub cost_total: Cost,
     /// Sum of the costs of fully priced runs.
@@ -222,10 +216,20 @@ pub struct GroupStats {
     pub tool_calls: u64,
     /// Failed tool calls in scope.
     pub tool_errors: u64,
-    /// Per-tool statistics, at most [`MAX_DISTINCT`] tools (the rest under [`OTHER`]).
-    pub tools: Vec<(Box<str>, ToolStats)>,
     /// SLA outcomes.
     pub sla: SlaCounts,
+    /// Runs by stop reason.
+    pub stop_reasons: CappedCounts,
+    /// Run wall time in microseconds.
+    pub latency_us: Sketch,
+    /// Time to first token in microseconds (runs that produced a token).
+    pub ttft_us: Sketch,
+    /// Per-tool statistics, at most [`MAX_DISTINCT`] tools (the rest under [`OTHER`]).
+    pub tools: Vec<(Box<str>, ToolStats)>,
+    /// Per-run token counts, in [`TokenType::ALL`] order.
+    pub tokens: [TokenDist; 6],
+    /// Failed (error or panicked) runs by error class.
+    pub error_classes: CappedCounts,
 }
 
 /// `d` in whole microseconds, saturating.
