@@ -249,8 +249,9 @@ const NO_NEXT: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub(crate) struct Entry<T> {
     pub(crate) key: Box<[GroupValue]>,
-    /// The key's words for [`KeyRef::matches`].
-    words: Box<[u64]>,
+    /// Where the key's words for [`KeyRef::matches`] are in [`GroupIndex`]'s arena.
+    words_at: u32,
+    words_len: u32,
     hash: u64,
     next: u32,
     pub(crate) value: T,
@@ -262,6 +263,9 @@ pub(crate) struct Entry<T> {
 pub(crate) struct GroupIndex<T> {
     heads: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
     entries: Vec<Entry<T>>,
+    /// Every group's key words, one after the other: a lookup reads one dense array (a few
+    /// kilobytes for hundreds of groups) rather than one allocation per group.
+    words: Vec<u64>,
 }
 
 impl<T> Default for GroupIndex<T> {
@@ -269,6 +273,7 @@ impl<T> Default for GroupIndex<T> {
         GroupIndex {
             heads: HashMap::default(),
             entries: Vec::new(),
+            words: Vec::new(),
         }
     }
 }
@@ -282,7 +287,12 @@ impl<T> GroupIndex<T> {
         let mut i = *self.heads.get(&key.hash)?;
         while i != NO_NEXT {
             let e = &self.entries[i as usize];
-            if key.matches(&e.words) {
+            let at = e.words_at as usize;
+            let stored = self
+                .words
+                .get(at..at + e.words_len as usize)
+                .unwrap_or_default();
+            if key.matches(stored) {
                 return Some(i as usize);
             }
             i = e.next;
@@ -295,9 +305,14 @@ impl<T> GroupIndex<T> {
         let index = self.entries.len();
         let idx32 = u32::try_from(index).unwrap_or(NO_NEXT - 1);
         let next = self.heads.insert(key.hash, idx32).unwrap_or(NO_NEXT);
+        let stored = key.stored_words();
+        let words_at = u32::try_from(self.words.len()).unwrap_or(u32::MAX);
+        let words_len = u32::try_from(stored.len()).unwrap_or(0);
+        self.words.extend_from_slice(&stored);
         self.entries.push(Entry {
             key: key.owned_values(),
-            words: key.stored_words(),
+            words_at,
+            words_len,
             hash: key.hash,
             next,
             value,
