@@ -8,6 +8,8 @@ pub(crate) mod json_calls;
 #[allow(clippy::module_inception)]
 mod metrics;
 mod model;
+#[cfg(any(feature = "async-openai", feature = "rig"))]
+pub mod providers;
 mod rollup;
 mod stream;
 mod totals;
