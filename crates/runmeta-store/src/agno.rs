@@ -1,22 +1,6 @@
 //! Agno import: Agno session and run JSON into run records ([`parse_agno`],
 //! [`Store::import_agno`]; what `runmeta import --from agno` runs).
-//!
-//! Accepted input: one JSON document or JSONL of documents, each a session (an object with a
-//! `runs` list; its `session_id`, `agent_id`/`agent_name`, `team_id`/`team_name` apply to
-//! runs that lack them), a run (an object with `run_id`), or an array of those. Team runs'
-//! `member_responses` become child runs. Per run:
-//!
-//! - `metrics` with Agno v2 or v1 names; v1's per-message lists are summed (`time_to_first_token`
-//!   takes the first value);
-//! - `metadata` (a free-form dict) is kept as JSON metadata of schema `agno`; keys listed in
-//!   [`AgnoOptions::labels`] whose values are strings or booleans become labels;
-//! - `status` `COMPLETED`/`ERROR`/`CANCELLED` (missing: success); unfinished runs
-//!   (`RUNNING`, `PENDING`, `PAUSED`) are reported and skipped;
-//! - assistant `messages` become model calls (with the run's `model`/`model_provider`), `tools`
-//!   (Agno `ToolExecution`) become tool calls.
-//!
-//! Each run stands alone: one that cannot be read is reported with its line and its place in
-//! the document (`runs[2]: ...`), and its siblings still import.
+//! The accepted shapes are listed on [`parse_agno`].
 
 use std::io::Read;
 
@@ -104,6 +88,23 @@ impl AgnoEntry {
 /// Converts Agno text (one document, or JSONL of documents) into run records, calling `each`
 /// with every run, converted or refused, and every part of the input that is not a session
 /// or a run, in input order. Returns the number of lines read.
+///
+/// Accepted input: one JSON document or JSONL of documents, each a session (an object with a
+/// `runs` list; its `session_id`, `agent_id`/`agent_name`, `team_id`/`team_name` apply to
+/// runs that lack them), a run (an object with `run_id`), or an array of those. Team runs'
+/// `member_responses` become child runs. Per run:
+///
+/// - `metrics` with Agno v2 or v1 names; v1's per-message lists are summed (`time_to_first_token`
+///   takes the first value);
+/// - `metadata` (a free-form dict) is kept as JSON metadata of schema `agno`; keys listed in
+///   [`AgnoOptions::labels`] whose values are strings or booleans become labels;
+/// - `status` `COMPLETED`/`ERROR`/`CANCELLED` (missing: success); unfinished runs
+///   (`RUNNING`, `PENDING`, `PAUSED`) are reported and skipped;
+/// - assistant `messages` become model calls (with the run's `model`/`model_provider`), `tools`
+///   (Agno `ToolExecution`) become tool calls.
+///
+/// Each run stands alone: one that cannot be read is reported with its line and its place in
+/// the document (`runs[2]: ...`), and its siblings still import.
 ///
 /// ```
 /// use runmeta_store::{parse_agno, AgnoOptions};
@@ -417,8 +418,8 @@ fn normalize(
 }
 
 impl Store {
-    /// Imports Agno session and run JSON from `input` (see the [module docs](self) for the
-    /// accepted shapes): every run that converts is stored, in batches of one transaction
+    /// Imports Agno session and run JSON from `input` (the accepted shapes are listed
+    /// on [`parse_agno`]): every run that converts is stored, in batches of one transaction
     /// each; every run that does not, and every part of the input that is not a session or a
     /// run, is reported in the summary with its line and place (`runs[2]: ...`) and skipped
     /// without affecting its siblings. A run the store cannot represent (a start time outside

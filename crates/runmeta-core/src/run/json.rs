@@ -1,25 +1,6 @@
 //! Agno-compatible JSON of a [`RunRecord`].
 //!
-//! Names follow Agno's `RunOutput.to_dict()` where Agno has the field, and are ours otherwise:
-//!
-//! | key | value | Agno |
-//! |---|---|---|
-//! | `run_id`, `parent_run_id`, `session_id` | UUID / UUID / text | same names |
-//! | `agent_name` | the agent (read also from `agent_id`) | `agent_name` |
-//! | `team_name` | the team (read also from `team`) | `team_name` (team runs) |
-//! | `model` | the model the run requests (read also from `request_model`) | `model` |
-//! | `release` | the agent code's release | – |
-//! | `created_at` | the run's start, RFC 3339 UTC (read also from `started_at` or Unix seconds) | `created_at` (Unix seconds) |
-//! | `status` | `success`, `error`, `panicked`, `cancelled` (read also Agno's `COMPLETED`, `ERROR`, `CANCELLED`) | `status` |
-//! | `stop_reason`, `error_class` | text | – |
-//! | `metrics` | [`Metrics::to_json`] of the run's own metrics with `duration` = wall time, plus `model_time` (seconds) and `details` (per model, grouped by model type) | `metrics` (`RunMetrics` with `details`) |
-//! | `unpriced_messages` | count, omitted when 0 | – |
-//! | `messages` | [`MessageMetrics::to_json`] list | `messages[].metrics` |
-//! | `tools` | [`ToolCallMetrics::to_json`] list (read also from `tool_calls`) | `tools` (`ToolExecution`) |
-//! | `children` | `runs`, token counts and `cost` of the child runs | – |
-//! | `metadata` | `schema`, `version`, `values` (redacted), `labels` (label keys), `sla_deadline_key`, `sla_target_key`, `errors` | `metadata` (free-form) |
-//!
-//! Empty lists, absent values and zero counts are omitted, as Agno does.
+//! The keys are listed on [`RunRecord::to_json`].
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -49,7 +30,28 @@ pub enum RecordJsonError {
 }
 
 impl RunRecord {
-    /// The record as Agno-compatible JSON (see the [module docs](self) for the keys).
+    /// The record as Agno-compatible JSON.
+    ///
+    /// Names follow Agno's `RunOutput.to_dict()` where Agno has the field, and are ours otherwise:
+    ///
+    /// | key | value | Agno |
+    /// |---|---|---|
+    /// | `run_id`, `parent_run_id`, `session_id` | UUID / UUID / text | same names |
+    /// | `agent_name` | the agent (read also from `agent_id`) | `agent_name` |
+    /// | `team_name` | the team (read also from `team`) | `team_name` (team runs) |
+    /// | `model` | the model the run requests (read also from `request_model`) | `model` |
+    /// | `release` | the agent code's release | – |
+    /// | `created_at` | the run's start, RFC 3339 UTC (read also from `started_at` or Unix seconds) | `created_at` (Unix seconds) |
+    /// | `status` | `success`, `error`, `panicked`, `cancelled` (read also Agno's `COMPLETED`, `ERROR`, `CANCELLED`) | `status` |
+    /// | `stop_reason`, `error_class` | text | – |
+    /// | `metrics` | [`Metrics::to_json`] of the run's own metrics with `duration` = wall time, plus `model_time` (seconds) and `details` (per model, grouped by model type) | `metrics` (`RunMetrics` with `details`) |
+    /// | `unpriced_messages` | count, omitted when 0 | – |
+    /// | `messages` | [`MessageMetrics::to_json`] list | `messages[].metrics` |
+    /// | `tools` | [`ToolCallMetrics::to_json`] list (read also from `tool_calls`) | `tools` (`ToolExecution`) |
+    /// | `children` | `runs`, token counts and `cost` of the child runs | – |
+    /// | `metadata` | `schema`, `version`, `values` (redacted), `labels` (label keys), `sla_deadline_key`, `sla_target_key`, `errors` | `metadata` (free-form) |
+    ///
+    /// Empty lists, absent values and zero counts are omitted, as Agno does.
     ///
     /// ```
     /// use runmeta_core::metrics::{Metrics, Usage};
@@ -138,7 +140,7 @@ impl RunRecord {
     }
 
     /// Reads [`RunRecord::to_json`]'s form (and the Agno aliases listed in the
-    /// [module docs](self)). `run_id`, `agent_name`, `created_at` and `status` are required;
+    /// keys listed on [`RunRecord::to_json`]). `run_id`, `agent_name`, `created_at` and `status` are required;
     /// a missing `stop_reason` is the status's default. The run's duration is
     /// `metrics.duration`, its time to first token `metrics.time_to_first_token`. Metadata
     /// comes back as a [`JsonMetadata`].
