@@ -120,6 +120,17 @@ const fn long_word_count(len: usize) -> usize {
     len.div_ceil(8)
 }
 
+/// A string of at most 16 bytes as its length and two words (which identify it); `None`
+/// for a longer string.
+#[inline]
+pub(crate) fn short_words(s: &str) -> Option<[u64; 3]> {
+    let b = s.as_bytes();
+    (b.len() <= SHORT).then(|| {
+        let (w0, w1) = two_words(b);
+        [b.len() as u64, w0, w1]
+    })
+}
+
 /// String equality without a call to `memcmp`: lengths, then words.
 #[inline]
 pub(crate) fn same_str(a: &str, b: &str) -> bool {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::key::same_str;
+use super::key::{same_str, short_words};
 use super::Sketch;
 use crate::metrics::{Cost, ToolCallMetrics, ToolStatus, Usage};
 use crate::run::{RunRecord, RunStatus};
@@ -87,20 +87,44 @@ impl CappedCounts {
     /// Adds `n` to `name`'s count.
     #[inline]
     pub fn add(&mut self, name: &str, n: u64) {
-        if let Some(e) = self.entries.iter_mut().find(|e| same_str(&e.0, name)) {
-            e.1 = e.1.saturating_add(n);
+        self.add_at(name, n);
+    }
+
+    /// Adds `n` to `name`'s count; returns the index of the entry counted (the name's own,
+    /// or [`OTHER`]'s once the table is full).
+    fn add_at(&mut self, name: &str, n: u64) -> usize {
+        let pos = match self.entries.iter().position(|e| same_str(&e.0, name)) {
+            Some(p) => p,
+            None => {
+                let name = if self.entries.len() + 1 >= MAX_DISTINCT {
+                    OTHER
+                } else {
+                    name
+                };
+                match self.entries.iter().position(|e| &*e.0 == name) {
+                    Some(p) => p,
+                    None => {
+                        self.entries.push((name.into(), 0));
+                        self.entries.len() - 1
+                    }
+                }
+            }
+        };
+        let e = &mut self.entries[pos].1;
+        *e = e.saturating_add(n);
+        pos
+    }
+
+    /// Adds one to `name`'s count, trying `hint` (the last name counted here) first: a hit
+    /// reads no stored name.
+    #[inline]
+    fn add_one_hinted(&mut self, name: &str, hint: &mut NameHint) {
+        if let Some(e) = hint.get(name).and_then(|i| self.entries.get_mut(i)) {
+            e.1 = e.1.saturating_add(1);
             return;
         }
-        let name = if self.entries.len() + 1 >= MAX_DISTINCT {
-            OTHER
-        } else {
-            name
-        };
-        if let Some(e) = self.entries.iter_mut().find(|e| &*e.0 == name) {
-            e.1 = e.1.saturating_add(n);
-        } else {
-            self.entries.push((name.into(), n));
-        }
+        let i = self.add_at(name, 1);
+        hint.set(name, i);
     }
 
     /// Adds every count of `other`.
@@ -122,6 +146,43 @@ impl CappedCounts {
     fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<(Box<str>, u64)>()
             + self.entries.iter().map(|e| e.0.len()).sum::<usize>()
+    }
+}
+
+/// The last name counted in a name table and the index it was counted at, recognized by
+/// its words (a name of at most 16 bytes: its length and two words are the name). Tables
+/// only grow, so an index stays valid; a name that folded into [`OTHER`] keeps folding there.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct NameHint {
+    words: Option<[u64; 3]>,
+    index: usize,
+}
+
+impl NameHint {
+    #[inline]
+    fn get(&self, name: &str) -> Option<usize> {
+        match self.words {
+            Some(w) if Some(w) == short_words(name) => Some(self.index),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, name: &str, index: usize) {
+        self.words = short_words(name);
+        self.index = index;
+    }
+}
+
+/// The hints of one group: a cache, equal whatever it holds.
+#[derive(Clone, Copy, Debug, Default)]
+struct Hints {
+    stop_reason: NameHint,
+    tool: NameHint,
+}
+
+impl PartialEq for Hints {
+    fn eq(&self, _: &Self) -> bool {
+        true
     }
 }
 
@@ -218,6 +279,9 @@ pub struct GroupStats {
     pub tool_errors: u64,
     /// SLA outcomes.
     pub sla: SlaCounts,
+    /// Where the last stop reason and tool were counted (not serialized, not compared).
+    #[serde(skip)]
+    hints: Hints,
     /// Runs by stop reason.
     pub stop_reasons: CappedCounts,
     /// Run wall time in microseconds.
@@ -282,7 +346,8 @@ impl GroupStats {
             self.error_classes
                 .add(r.error_class.as_deref().unwrap_or(UNKNOWN_ERROR_CLASS), 1);
         }
-        self.stop_reasons.add(&r.stop_reason, 1);
+        self.stop_reasons
+            .add_one_hinted(&r.stop_reason, &mut self.hints.stop_reason);
         let lat = micros(r.duration);
         self.latency_us.record(lat);
         self.latency_max_us = self.latency_max_us.max(lat);
@@ -327,11 +392,25 @@ impl GroupStats {
         if matches!(call.status, ToolStatus::Error | ToolStatus::Panicked) {
             self.tool_errors += 1;
         }
-        self.tool_mut(&call.name).add(call);
+        let name = call.name.as_str();
+        let i = match self.hints.tool.get(name) {
+            Some(i) if i < self.tools.len() => i,
+            _ => {
+                let i = self.tool_index(name);
+                self.hints.tool.set(name, i);
+                i
+            }
+        };
+        self.tools[i].1.add(call);
     }
 
     fn tool_mut(&mut self, name: &str) -> &mut ToolStats {
-        let pos = match self.tools.iter().position(|t| same_str(&t.0, name)) {
+        let pos = self.tool_index(name);
+        &mut self.tools[pos].1
+    }
+
+    fn tool_index(&mut self, name: &str) -> usize {
+        match self.tools.iter().position(|t| same_str(&t.0, name)) {
             Some(p) => p,
             None => {
                 let name = if self.tools.len() + 1 >= MAX_DISTINCT {
@@ -347,8 +426,7 @@ impl GroupStats {
                     }
                 }
             }
-        };
-        &mut self.tools[pos].1
+        }
     }
 
     /// Adds every run of `o` to these stats (the result equals ingesting both streams).
@@ -424,6 +502,45 @@ mod tests {
         assert_eq!(c.get("class0"), 1);
         assert_eq!(c.get(OTHER), 100 - (MAX_DISTINCT as u64 - 1));
         assert_eq!(c.entries.iter().map(|e| e.1).sum::<u64>(), 100);
+    }
+
+    #[test]
+    fn hinted_counts_equal_plain_counts() {
+        // Repeats, alternations, long names (no hint) and more names than the table holds.
+        let names: Vec<String> = (0..200u32)
+            .map(|i| match i % 7 {
+                0..=2 => "completed".to_owned(),
+                3 => "a_stop_reason_longer_than_16_bytes".to_owned(),
+                4 | 5 => format!("reason_{i}"),
+                _ => "max_steps".to_owned(),
+            })
+            .collect();
+        let mut s = GroupStats::new([false; 6]);
+        let mut plain = CappedCounts::default();
+        let mut plain_tools = CappedCounts::default();
+        for name in &names {
+            let mut r = RunRecord::new("a", jiff::Timestamp::UNIX_EPOCH);
+            r.stop_reason = name.clone().into();
+            r.tool_calls.push(ToolCallMetrics {
+                name: name.clone(),
+                started_at: jiff::Timestamp::UNIX_EPOCH,
+                duration: Duration::from_millis(3),
+                status: ToolStatus::Success,
+                error_class: None,
+            });
+            s.ingest(&r, ToolScope::All, &SlaOutcome::default());
+            plain.add(name, 1);
+            plain_tools.add(name, 1);
+        }
+        assert_eq!(s.stop_reasons, plain);
+        let tools: Vec<(&str, u64)> = s.tools.iter().map(|(n, t)| (&**n, t.calls)).collect();
+        let expected: Vec<(&str, u64)> = plain_tools
+            .entries
+            .iter()
+            .map(|(n, c)| (&**n, *c))
+            .collect();
+        assert_eq!(tools, expected);
+        assert_eq!(s.stop_reasons.entries.len(), MAX_DISTINCT);
     }
 
     #[test]
