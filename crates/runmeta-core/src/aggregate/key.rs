@@ -148,8 +148,9 @@ const TAG_ABSENT: u64 = 1;
 const TAG_STR: u64 = 2;
 const TAG_PAIR: u64 = 3;
 
-/// Strings one key holds at most: one per dimension, two for the model (one dimension only).
-const MAX_PARTS: usize = MAX_DIMENSIONS + 1;
+/// Strings one key holds at most: two per dimension (a model is a pair; a snapshot may hold
+/// a pair in any dimension).
+const MAX_PARTS: usize = 2 * MAX_DIMENSIONS;
 
 /// Words of the largest fingerprint: the tags, then three per string.
 const FP_WORDS: usize = 1 + 3 * MAX_PARTS;
@@ -491,6 +492,26 @@ mod tests {
         let e = key(&[KeyValue::Str("x"), KeyValue::Absent]);
         assert!(!same(&d, &e));
         assert_ne!(d.hash, e.hash);
+    }
+
+    #[test]
+    fn pairs_in_every_dimension_are_all_compared() {
+        let pairs: Vec<(String, String)> = (0..MAX_DIMENSIONS)
+            .map(|i| (format!("p{i}"), format!("m{i}")))
+            .collect();
+        let a = key(&pairs
+            .iter()
+            .map(|(p, m)| KeyValue::Pair(p, m))
+            .collect::<Vec<_>>());
+        let mut other = pairs.clone();
+        other[MAX_DIMENSIONS - 1].1 = "changed".into();
+        let b = key(&other
+            .iter()
+            .map(|(p, m)| KeyValue::Pair(p, m))
+            .collect::<Vec<_>>());
+        assert!(!same(&a, &b));
+        assert_eq!(a.values().count(), MAX_DIMENSIONS);
+        assert!(same(&a, &key_from_owned(&a.owned_values())));
     }
 
     #[test]
