@@ -364,11 +364,14 @@ fn main() {
     let three = aggregated(three_distributions(), REPORT_RECORDS / 10);
     println!(
         "groups: {}; memory after {} records: {} bytes/group (default config, 8 sketches + 1 tool), \
-         {} bytes/group (3 distributions)",
+         {} bytes/group (3 distributions); GroupStats struct {} bytes, at most {} bytes of \
+         counters per sketch",
         agg.len(),
         REPORT_RECORDS,
         agg.memory_bytes() / groups,
         three.memory_bytes() / three.len().max(1),
+        std::mem::size_of::<runmeta_core::aggregate::GroupStats>(),
+        runmeta_core::aggregate::sketch::WORST_CASE_BYTES,
     );
     divan::main();
 }
