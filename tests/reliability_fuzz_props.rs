@@ -15,8 +15,11 @@ use runmeta::prelude::*;
 use runmeta::pricing::PricingTable;
 use runmeta::run::{MetadataRecord, RunRecord};
 use runmeta::schema::{input, MetadataErrors, UnknownKeys};
-use runmeta_store::{parse_agno, AgnoEntry, AgnoOptions, Store, StoreError};
+use runmeta_store::Store;
 use serde_json::{Map, Number, Value};
+
+mod fuzz_cases;
+use fuzz_cases::{agno, pricing};
 
 const CASES: u32 = 256;
 
@@ -488,48 +491,6 @@ proptest! {
 
 // ----- pricing files (fuzz target `pricing`) -----
 
-fn exercise_pricing(table: &PricingTable) {
-    let _ = format!("{table:?}");
-    let max = Usage {
-        input_tokens: u64::MAX,
-        output_tokens: u64::MAX,
-        total_tokens: u64::MAX,
-        reasoning_tokens: u64::MAX,
-        cache_read_tokens: u64::MAX,
-        cache_write_tokens: u64::MAX,
-        audio_input_tokens: u64::MAX,
-        audio_output_tokens: u64::MAX,
-        audio_total_tokens: u64::MAX,
-    };
-    let times = [
-        jiff::Timestamp::MIN,
-        jiff::Timestamp::UNIX_EPOCH,
-        "2025-06-01T00:00:00Z".parse().expect("valid"),
-        jiff::Timestamp::MAX,
-    ];
-    for entry in table.entries() {
-        for at in times {
-            let _ = table.lookup(&entry.provider, &entry.model, at);
-            for usage in [Usage::new(1_000, 500), max, Usage::default()] {
-                let _ = table.cost(&entry.provider, &entry.model, &usage, at);
-            }
-        }
-    }
-    let _ = table.cost("unknown", "model", &max, times[2]);
-    let _ = table.unknown_models();
-}
-
-fn pricing_case(text: &str) {
-    match PricingTable::from_toml_str(text) {
-        Ok(table) => exercise_pricing(&table),
-        Err(e) => assert!(!e.to_string().is_empty()),
-    }
-    match PricingTable::from_json_str(text) {
-        Ok(table) => exercise_pricing(&table),
-        Err(e) => assert!(!e.to_string().is_empty()),
-    }
-}
-
 /// A TOML value for a pricing field: numbers of every size and sign, strings, dates.
 fn toml_value() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -597,18 +558,18 @@ proptest! {
 
     #[test]
     fn pricing_text_never_panics(text in input_text()) {
-        pricing_case(&text);
+        pricing::check(&text);
     }
 
     #[test]
     fn pricing_tables_never_panic(text in toml_table()) {
-        pricing_case(&text);
+        pricing::check(&text);
     }
 
     #[test]
     fn pricing_json_never_panics(entries in prop::collection::vec(object(), 0..3), currency in text()) {
         let doc = serde_json::json!({"currency": currency, "price": entries});
-        pricing_case(&doc.to_string());
+        pricing::check(&doc.to_string());
     }
 }
 
@@ -726,204 +687,6 @@ const AGNO_SEEDS: &[&str] = &[
 ];
 const AGNO_JSONL_SEED: &str = include_str!("../fuzz/corpus/agno_import/sessions.jsonl");
 
-/// A valid team session: three runs (a leader, its member, a sibling). The fuzz target's.
-const AGNO_VALID: &str = r#"{"session_id":"s-valid","agent_id":"support-agent","runs":[{"run_id":"6f1c2a9e-4b1d-4c57-9a43-0c1f1b2d3e4f","created_at":1736949600,"status":"COMPLETED","metrics":{"input_tokens":150,"output_tokens":500,"duration":2.3},"metadata":{"priority":"high"},"member_responses":[{"run_id":"9c4f5d2b-7e40-4f8a-8d76-3f4c4e5a6b72","agent_id":"researcher","created_at":1736949601,"metrics":{"prompt_tokens":[10,20],"time":[1.0,0.5]}}]},{"run_id":"7a2d3b0f-5c2e-4d68-8b54-1d2a2c3e4f50","created_at":1736949700,"status":"ERROR"}]}"#;
-
-fn agno_options() -> AgnoOptions {
-    AgnoOptions::with_labels(["priority", "customer_tier"])
-}
-
-fn agno_parse(text: &str) -> Result<(u64, Vec<AgnoEntry>), StoreError> {
-    let mut entries = Vec::new();
-    let lines = parse_agno(text, &agno_options(), |e| entries.push(e))?;
-    Ok((lines, entries))
-}
-
-/// An entry's outcome, comparable across parses: the record's JSON or the error message.
-fn agno_outcome(e: &AgnoEntry) -> Result<Value, String> {
-    e.result
-        .as_ref()
-        .map(RunRecord::to_json)
-        .map_err(Clone::clone)
-}
-
-/// Entries one document yields, counted independently of the parser.
-fn agno_expected(doc: &Value) -> usize {
-    match doc {
-        Value::Array(items) => items.iter().map(agno_expected).sum(),
-        Value::Object(o) if o.get("runs").is_some_and(Value::is_array) => o["runs"]
-            .as_array()
-            .map_or(0, |r| r.iter().map(agno_expected).sum()),
-        Value::Object(o) if o.contains_key("run_id") => {
-            1 + match o.get("member_responses") {
-                Some(Value::Array(m)) => m.iter().map(agno_expected).sum(),
-                _ => 0,
-            }
-        }
-        _ => 1,
-    }
-}
-
-/// The `agno_import` fuzz target's checks: every run and every foreign part is one entry,
-/// converted or refused with its place; each top-level element converts alone as it did
-/// among its siblings; a valid session beside the input imports completely; the store
-/// accounts for every entry.
-fn agno_case(data: &[u8], store: &mut Store) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        let before = store.run_count().expect("count");
-        let err = store
-            .import_agno(data, &agno_options(), |_| {})
-            .expect_err("non-UTF-8 input is refused");
-        assert!(matches!(err, StoreError::InvalidInput(_)), "{err:?}");
-        assert_eq!(store.run_count().expect("count"), before);
-        return;
-    };
-    let whole: Option<Value> = serde_json::from_str(text).ok();
-    let parsed = agno_parse(text);
-    let entries = match &parsed {
-        Err(e) => {
-            assert!(matches!(e, StoreError::InvalidInput(_)), "{e:?}");
-            assert!(whole.is_none(), "one JSON document refused: {e}");
-            assert!(
-                text.lines()
-                    .all(|l| serde_json::from_str::<Value>(l).is_err()),
-                "JSONL with a document refused: {e}"
-            );
-            &[][..]
-        }
-        Ok((lines, entries)) => {
-            assert_eq!(*lines, text.lines().count() as u64);
-            let expected = match &whole {
-                Some(doc) => agno_expected(doc),
-                None => text
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| serde_json::from_str::<Value>(l).map_or(1, |d| agno_expected(&d)))
-                    .sum(),
-            };
-            assert_eq!(entries.len(), expected, "entries lost or invented");
-            &entries[..]
-        }
-    };
-    for e in entries {
-        match &e.result {
-            Ok(record) => {
-                let json = record.to_json();
-                let again = RunRecord::from_json(&json)
-                    .unwrap_or_else(|err| panic!("import → export refused: {err}\n{json}"));
-                assert_eq!(again.to_json(), json, "import → export is not stable");
-            }
-            Err(message) => {
-                assert!(!message.is_empty(), "an error says what is wrong");
-                let reported = e.error().expect("a refused entry has an error");
-                if !e.path.is_empty() {
-                    assert!(
-                        reported.message.starts_with(&format!("{}: ", e.path)),
-                        "an error names its place: {reported}"
-                    );
-                }
-            }
-        }
-    }
-
-    // Independence: each top-level element alone converts exactly as it did among siblings.
-    if let (Some(doc), Ok((_, entries))) = (&whole, &parsed) {
-        let parts: Vec<(String, Value)> = match doc {
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (format!("[{i}]"), Value::Array(vec![item.clone()])))
-                .collect(),
-            Value::Object(o) if o.get("runs").is_some_and(Value::is_array) => o["runs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-                .map(|(i, run)| {
-                    let mut alone = o.clone();
-                    alone.insert("runs".into(), Value::Array(vec![run.clone()]));
-                    (format!("runs[{i}]"), Value::Object(alone))
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let zero = if doc.is_array() { "[0]" } else { "runs[0]" };
-        for (place, alone) in &parts {
-            let in_doc: Vec<_> = entries
-                .iter()
-                .filter(|e| {
-                    e.path == *place
-                        || e.path.starts_with(&format!("{place}."))
-                        || e.path.starts_with(&format!("{place}["))
-                })
-                .map(|e| (e.path[place.len()..].to_owned(), agno_outcome(e)))
-                .collect();
-            let (_, own) = agno_parse(&alone.to_string()).expect("an element alone is JSON");
-            let own: Vec<_> = own
-                .iter()
-                .map(|e| (e.path[zero.len()..].to_owned(), agno_outcome(e)))
-                .collect();
-            assert_eq!(in_doc, own, "{place} depends on its siblings");
-        }
-    }
-
-    // A valid session next to the input imports completely.
-    let (_, valid) = agno_parse(AGNO_VALID).expect("valid session");
-    let valid: Vec<_> = valid
-        .iter()
-        .map(|e| (e.path.clone(), agno_outcome(e)))
-        .collect();
-    assert!(valid.iter().all(|(_, o)| o.is_ok()));
-    if let Some(doc) = &whole {
-        let pair = Value::Array(vec![
-            doc.clone(),
-            serde_json::from_str(AGNO_VALID).expect("JSON"),
-        ]);
-        let (_, entries) = agno_parse(&pair.to_string()).expect("an array");
-        let next: Vec<_> = entries
-            .iter()
-            .filter_map(|e| Some((e.path.strip_prefix("[1].")?.to_owned(), agno_outcome(e))))
-            .collect();
-        assert_eq!(next, valid, "a valid session beside {doc} was not imported");
-    } else {
-        let joined = format!("{text}\n{AGNO_VALID}\n");
-        if serde_json::from_str::<Value>(&joined).is_err() {
-            let last = joined.lines().count() as u64;
-            let (_, entries) = agno_parse(&joined).expect("one line is a document");
-            let next: Vec<_> = entries
-                .iter()
-                .filter(|e| e.line == last)
-                .map(|e| (e.path.clone(), agno_outcome(e)))
-                .collect();
-            assert_eq!(
-                next, valid,
-                "a valid session on the line after the input was lost"
-            );
-        }
-    }
-
-    // The store: every entry imported, a duplicate, or an error (the parse's, or unstorable).
-    let before = store.run_count().expect("count");
-    match store.import_agno(data, &agno_options(), |_| {}) {
-        Ok(summary) => {
-            let refused = entries.iter().filter(|e| e.result.is_err()).count() as u64;
-            assert!(parsed.is_ok());
-            assert_eq!(
-                summary.imported + summary.duplicates + summary.error_count,
-                entries.len() as u64,
-                "{summary:?}"
-            );
-            assert!(summary.error_count >= refused, "{summary:?}");
-            assert_eq!(store.run_count().expect("count"), before + summary.imported);
-        }
-        Err(e) => {
-            assert!(matches!(e, StoreError::InvalidInput(_)), "{e:?}");
-            assert!(parsed.is_err());
-            assert_eq!(store.run_count().expect("count"), before);
-        }
-    }
-}
-
 /// A store in a fresh directory, removed on drop.
 struct ScratchStore {
     store: Store,
@@ -966,7 +729,7 @@ fn mutated_agno() -> impl Strategy<Value = String> {
             match form {
                 0 => doc.to_string(),
                 1 => serde_json::to_string_pretty(&doc).expect("serializes"),
-                _ => format!("{doc}\n{AGNO_VALID}\n"),
+                _ => format!("{doc}\n{}\n", agno::VALID),
             }
         })
 }
@@ -976,7 +739,7 @@ fn run_agno<S: Strategy>(name: &str, strategy: S, to_bytes: impl Fn(&S::Value) -
     let store = std::cell::RefCell::new(ScratchStore::new(name));
     let mut runner = proptest::test_runner::TestRunner::new(config());
     let result = runner.run(&strategy, |input| {
-        agno_case(&to_bytes(&input), &mut store.borrow_mut().store);
+        agno::check(&to_bytes(&input), &mut store.borrow_mut().store);
         Ok(())
     });
     if let Err(e) = result {
@@ -987,16 +750,16 @@ fn run_agno<S: Strategy>(name: &str, strategy: S, to_bytes: impl Fn(&S::Value) -
 #[test]
 fn agno_seeds_import_and_a_zero_total_survives() {
     let mut scratch = ScratchStore::new("agno-seeds");
-    for seed in AGNO_SEEDS.iter().chain([&AGNO_JSONL_SEED, &AGNO_VALID]) {
-        agno_case(seed.as_bytes(), &mut scratch.store);
+    for seed in AGNO_SEEDS.iter().chain([&AGNO_JSONL_SEED, &agno::VALID]) {
+        agno::check(seed.as_bytes(), &mut scratch.store);
     }
     // Every seed has runs that import.
     for seed in AGNO_SEEDS.iter().chain([&AGNO_JSONL_SEED]) {
-        let (_, entries) = agno_parse(seed).expect("seed parses");
+        let (_, entries) = agno::parse(seed).expect("seed parses");
         assert!(entries.iter().any(|e| e.result.is_ok()), "{seed}");
     }
     // The crash the fuzz target found: a given zero audio total with non-zero parts.
-    let (_, entries) = agno_parse(AGNO_SEEDS[5]).expect("regression seed");
+    let (_, entries) = agno::parse(AGNO_SEEDS[5]).expect("regression seed");
     let record = entries[0].result.as_ref().expect("imports");
     assert_eq!(record.metrics.usage.audio_output_tokens, 2);
     assert_eq!(record.metrics.usage.audio_total_tokens, 0);
