@@ -7,19 +7,16 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
-use runmeta::metrics::{
-    adapters, MessageMetrics, Metrics, ToolCallMetrics, Usage, UsageAccumulator, UsageFormat,
-    UsageReporting,
-};
+use runmeta::metrics::Usage;
 use runmeta::prelude::*;
 use runmeta::pricing::PricingTable;
-use runmeta::run::{MetadataRecord, RunRecord};
+use runmeta::run::RunRecord;
 use runmeta::schema::{input, MetadataErrors, UnknownKeys};
 use runmeta_store::Store;
 use serde_json::{Map, Number, Value};
 
 mod fuzz_cases;
-use fuzz_cases::{agno, pricing};
+use fuzz_cases::{agno, deadline, pricing, run_record, usage};
 
 const CASES: u32 = 256;
 
@@ -348,28 +345,6 @@ proptest! {
 
 // ----- deadline parsing (fuzz target `deadline`) -----
 
-fn deadline_case(text: &str) {
-    let rules = runmeta_rules::parse_rfc3339(text);
-    let deadline = Deadline::parse(text);
-    assert_eq!(rules.is_ok(), deadline.is_ok(), "{text:?}");
-    match deadline {
-        Ok(d) => {
-            assert_eq!(rules.ok(), Some(d.timestamp()));
-            let shown = d.to_string();
-            let back = Deadline::parse(&shown)
-                .unwrap_or_else(|e| panic!("{text:?} shows as {shown:?}, which is refused: {e}"));
-            assert_eq!(back, d, "{text:?} → {shown:?}");
-            let json = serde_json::to_string(&d).expect("serializes");
-            let from_json: Deadline = serde_json::from_str(&json).expect("reads back");
-            assert_eq!(from_json, d);
-        }
-        Err(e) => {
-            assert!(!e.to_string().is_empty());
-            assert!(text.parse::<Deadline>().is_err());
-        }
-    }
-}
-
 #[test]
 fn deadlines_before_year_zero_in_utc_are_refused() {
     // Found by the `deadline` fuzz target: a negative UTC year displayed as
@@ -386,7 +361,7 @@ fn deadlines_before_year_zero_in_utc_are_refused() {
         "0000-01-01T00:00:00-01:00",
         "0000-01-01T01:00:00+01:00",
     ] {
-        deadline_case(text);
+        deadline::check(text);
         assert!(Deadline::parse(text).is_ok(), "{text}");
     }
 }
@@ -396,14 +371,14 @@ proptest! {
 
     #[test]
     fn deadline_text_never_panics(text in any::<String>()) {
-        deadline_case(&text);
+        deadline::check(&text);
     }
 
     #[test]
     fn deadline_shaped_text_round_trips(
         text in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,10})?(Z|[+-][0-9]{2}:[0-9]{2})?.{0,1}"
     ) {
-        deadline_case(&text);
+        deadline::check(&text);
     }
 
     #[test]
@@ -417,74 +392,34 @@ proptest! {
             format!("{}{h:02}:{m:02}", if plus { '+' } else { '-' })
         });
         let text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{frac}{offset}");
-        deadline_case(&text);
+        deadline::check(&text);
     }
 }
 
 // ----- usage adapters (fuzz target `usage_adapters`) -----
-
-const FORMATS: [UsageFormat; 4] = [
-    UsageFormat::OpenAiChat,
-    UsageFormat::OpenAiResponses,
-    UsageFormat::Anthropic,
-    UsageFormat::Gemini,
-];
-
-fn usage_case(value: &Value) {
-    let events: Vec<&Value> = match value {
-        Value::Array(items) => items.iter().collect(),
-        other => vec![other],
-    };
-    for format in FORMATS {
-        match format.parse(value) {
-            Ok(usage) => {
-                let _ = usage.into_metrics();
-            }
-            Err(e) => assert!(!e.to_string().is_empty()),
-        }
-        for mode in [UsageReporting::Delta, UsageReporting::Cumulative] {
-            let mut acc = UsageAccumulator::new(mode);
-            for event in &events {
-                let _ = acc.push_json(format, event);
-                let _ = acc.current();
-            }
-            let _ = acc.finish();
-        }
-    }
-    let _ = UsageFormat::detect(value);
-    let _ = adapters::openai_chat_usage(value);
-    let _ = adapters::openai_responses_usage(value);
-    let _ = adapters::anthropic_usage(value);
-    let _ = adapters::gemini_usage(value);
-    let mut anthropic = UsageAccumulator::new(UsageReporting::Delta);
-    for event in &events {
-        let _ = anthropic.push_anthropic_event(event);
-    }
-    let _ = anthropic.finish();
-}
 
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn usage_adapters_never_panic(value in json()) {
-        usage_case(&value);
+        usage::check(&value);
     }
 
     #[test]
     fn usage_objects_never_panic(value in object()) {
-        usage_case(&value);
+        usage::check(&value);
     }
 
     #[test]
     fn usage_streams_never_panic(events in prop::collection::vec(object(), 0..4)) {
-        usage_case(&Value::Array(events));
+        usage::check(&Value::Array(events));
     }
 
     #[test]
     fn usage_adapter_text_never_panics(text in input_text()) {
         if let Ok(value) = serde_json::from_str::<Value>(&text) {
-            usage_case(&value);
+            usage::check(&value);
         }
     }
 }
@@ -588,27 +523,6 @@ fn pricing_globs_do_not_backtrack_exponentially() {
 
 // ----- run-record import (fuzz target `run_record`) -----
 
-fn record_case(text: &str) {
-    match RunRecord::from_json_str(text) {
-        Ok(record) => {
-            let _ = format!("{record:?}");
-            let _ = record.total_usage();
-            let _ = record.total_cost();
-            let json = record.to_json();
-            let again = RunRecord::from_json(&json)
-                .unwrap_or_else(|e| panic!("export of an import is refused: {e}\n{json}"));
-            assert_eq!(again.to_json(), json, "import → export is not stable");
-        }
-        Err(e) => assert!(!e.to_string().is_empty()),
-    }
-    if let Ok(value) = serde_json::from_str::<Value>(text) {
-        let _ = Metrics::from_json(&value);
-        let _ = MessageMetrics::from_json(&value);
-        let _ = ToolCallMetrics::from_json(&value);
-        let _ = MetadataRecord::from_json(&value);
-    }
-}
-
 const RECORD: &str = include_str!("../fuzz/corpus/run_record/runmeta.json");
 const AGNO_RECORD: &str = include_str!("../fuzz/corpus/run_record/agno.json");
 
@@ -656,7 +570,7 @@ fn replace_slot(v: &mut Value, target: usize, seen: &mut usize, with: &Value) ->
 fn record_seeds_import_and_round_trip() {
     for seed in [RECORD, AGNO_RECORD] {
         assert!(RunRecord::from_json_str(seed).is_ok());
-        record_case(seed);
+        run_record::check(seed);
     }
 }
 
@@ -665,12 +579,12 @@ proptest! {
 
     #[test]
     fn record_text_never_panics(text in input_text()) {
-        record_case(&text);
+        run_record::check(&text);
     }
 
     #[test]
     fn mutated_records_never_panic(text in mutated_record()) {
-        record_case(&text);
+        run_record::check(&text);
     }
 }
 

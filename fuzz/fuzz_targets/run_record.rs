@@ -4,31 +4,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use runmeta::metrics::{MessageMetrics, Metrics, ToolCallMetrics};
-use runmeta::run::{MetadataRecord, RunRecord};
-use serde_json::Value;
+
+#[path = "../../tests/fuzz_cases/run_record.rs"]
+mod run_record;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    match RunRecord::from_json_str(text) {
-        Ok(record) => {
-            let _ = format!("{record:?}");
-            let _ = record.total_usage();
-            let _ = record.total_cost();
-            let json = record.to_json();
-            let again = RunRecord::from_json(&json)
-                .unwrap_or_else(|e| panic!("export of an import is refused: {e}\n{json}"));
-            assert_eq!(again.to_json(), json, "import → export is not stable");
-        }
-        Err(e) => assert!(!e.to_string().is_empty()),
-    }
-    // The parts, each from any JSON value.
-    if let Ok(value) = serde_json::from_str::<Value>(text) {
-        let _ = Metrics::from_json(&value);
-        let _ = MessageMetrics::from_json(&value);
-        let _ = ToolCallMetrics::from_json(&value);
-        let _ = MetadataRecord::from_json(&value);
+    if let Ok(text) = std::str::from_utf8(data) {
+        run_record::check(text);
     }
 });
