@@ -104,7 +104,7 @@ impl<M: RunMetadata + Clone + std::fmt::Debug> MetadataArg for M {
     fn metadata_record(&self) -> crate::run::MetadataRecord {
         crate::run::MetadataRecord {
             errors: self.validate().err().map(std::sync::Arc::new),
-            value: std::sync::Arc::new(self.clone()),
+            value: crate::run::reuse_metadata(self),
         }
     }
 }

@@ -38,6 +38,30 @@ impl Metrics {
         }
     }
 
+    /// Empties these metrics in place (the maps keep nothing), as [`Metrics::default`] builds
+    /// them.
+    pub(crate) fn reset(&mut self) {
+        let Metrics {
+            usage,
+            duration,
+            time_to_first_token,
+            cost,
+            provider_metrics,
+            additional_metrics,
+        } = self;
+        *usage = Usage::default();
+        *duration = None;
+        *time_to_first_token = None;
+        *cost = None;
+        // `clear` drops the map through an iterator even when empty: skip it then.
+        if !provider_metrics.is_empty() {
+            provider_metrics.clear();
+        }
+        if !additional_metrics.is_empty() {
+            additional_metrics.clear();
+        }
+    }
+
     /// True when nothing was measured: zero counts, no timing, no cost, empty maps.
     #[must_use]
     pub fn is_empty(&self) -> bool {

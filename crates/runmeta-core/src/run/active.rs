@@ -105,16 +105,15 @@ impl ActiveRun {
                 }
             }
         });
-        // Built in one expression straight into its allocation (no copy of the record).
-        let record = Arc::new(RunRecord {
-            parent_run_id,
-            session_id: session,
-            team,
-            request_model: model,
-            release: collector.release.clone(),
-            metadata,
-            ..RunRecord::with_id(run_id, Cow::Borrowed(spec.agent), started_at)
-        });
+        let record =
+            super::pool::fresh_record(run_id, Cow::Borrowed(spec.agent), started_at, |r| {
+                r.parent_run_id = parent_run_id;
+                r.session_id = session;
+                r.team = team;
+                r.request_model = model;
+                r.release.clone_from(&collector.release);
+                r.metadata = metadata;
+            });
         #[cfg(feature = "tracing")]
         let span = super::spans::run_span(&record);
         Some(ActiveRun {

@@ -124,9 +124,11 @@ impl InMemorySink {
                 evicted
             }
         };
-        // The evicted record is dropped after the lock is released.
-        if evicted.is_some() {
+        // The evicted record is let go of after the lock is released: back to this thread's
+        // pool for the next run to reuse when this was its last reference.
+        if let Some(evicted) = evicted {
             self.evicted.fetch_add(1, Ordering::Relaxed);
+            super::pool::recycle(evicted);
         }
     }
 }

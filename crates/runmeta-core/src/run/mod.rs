@@ -8,6 +8,7 @@ mod collector;
 mod json;
 mod memory;
 mod outcome;
+mod pool;
 mod queued;
 mod record;
 mod sink;
@@ -23,6 +24,7 @@ pub use calls::{tool, tool_async, tool_async_classified, tool_classified, ModelC
 pub use collector::{flush, AlreadyInstalled, Collector, CollectorBuilder};
 pub use json::RecordJsonError;
 pub use memory::InMemorySink;
+pub(crate) use pool::reuse_metadata;
 pub use outcome::{short_type_name, ClassProbe, ErrorClass, Outcome, ViaErrorClass, ViaTypeName};
 pub use queued::{Overflow, QueueStats, QueuedSink};
 pub use record::{MetadataRecord, ModelBreakdown, RunId, RunRecord, RunStatus};

@@ -263,6 +263,65 @@ impl RunRecord {
         }
     }
 
+    /// Makes this record what [`RunRecord::with_id`] builds, in place, keeping the capacity of
+    /// its collections: how a pooled record is reused by the next run.
+    pub(crate) fn reset(
+        &mut self,
+        new_run_id: RunId,
+        new_agent: Cow<'static, str>,
+        new_started_at: Timestamp,
+    ) {
+        // Every field is named (no `..`): a field added later cannot be forgotten here.
+        let RunRecord {
+            run_id,
+            parent_run_id,
+            session_id,
+            agent,
+            team,
+            request_model,
+            release,
+            started_at,
+            duration,
+            model_time,
+            time_to_first_token,
+            status,
+            stop_reason,
+            error_class,
+            metrics,
+            per_model,
+            messages,
+            tool_calls,
+            children_usage,
+            children_cost,
+            child_runs,
+            unpriced_messages,
+            metadata,
+        } = self;
+        *run_id = new_run_id;
+        *parent_run_id = None;
+        *session_id = None;
+        *agent = new_agent;
+        *team = None;
+        *request_model = None;
+        *release = None;
+        *started_at = new_started_at;
+        *duration = Duration::ZERO;
+        *model_time = Duration::ZERO;
+        *time_to_first_token = None;
+        *status = RunStatus::Success;
+        *stop_reason = Cow::Borrowed("completed");
+        *error_class = None;
+        metrics.reset();
+        per_model.clear();
+        messages.clear();
+        tool_calls.clear();
+        *children_usage = Usage::default();
+        *children_cost = Cost::ZERO;
+        *child_runs = 0;
+        *unpriced_messages = 0;
+        *metadata = None;
+    }
+
     /// Own usage plus the children's: the full-team total (Agno's team session metrics).
     #[must_use]
     pub fn total_usage(&self) -> Usage {
@@ -302,6 +361,56 @@ mod tests {
         assert_eq!(ids.len(), 200_000);
         assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
         assert!(ids.iter().all(|id| id.0.get_version_num() == 7));
+    }
+
+    #[test]
+    fn reset_leaves_nothing_of_the_previous_run() {
+        use crate::metrics::{MessageMetrics, ToolCallMetrics, ToolStatus};
+        use crate::schema::JsonMetadata;
+        let started = Timestamp::UNIX_EPOCH;
+        let mut used = RunRecord::new("old", Timestamp::MAX);
+        used.parent_run_id = Some(RunId::new());
+        used.session_id = Some("s".into());
+        used.team = Some("t".into());
+        used.request_model = Some("m".into());
+        used.release = Some("r".into());
+        used.duration = Duration::from_secs(3);
+        used.model_time = Duration::from_secs(2);
+        used.time_to_first_token = Some(Duration::from_secs(1));
+        used.status = RunStatus::Error;
+        used.stop_reason = "max_turns".into();
+        used.error_class = Some("Timeout".into());
+        used.metrics = Metrics::from_usage(Usage::new(10, 5));
+        used.metrics.cost = Some(Cost::ZERO);
+        used.metrics
+            .provider_metrics
+            .insert("x".into(), serde_json::Value::from(1));
+        used.metrics
+            .additional_metrics
+            .insert("y".into(), serde_json::Value::from(2));
+        used.per_model.push(ModelBreakdown::default());
+        used.messages.push(MessageMetrics::default());
+        used.tool_calls.push(ToolCallMetrics {
+            name: "search".into(),
+            started_at: started,
+            duration: Duration::from_millis(5),
+            status: ToolStatus::Error,
+            error_class: Some("Io".into()),
+        });
+        used.children_usage = Usage::new(1, 1);
+        used.children_cost = Cost::from_nanos(7);
+        used.child_runs = 2;
+        used.unpriced_messages = 3;
+        used.metadata = Some(MetadataRecord {
+            value: Arc::new(JsonMetadata::default()),
+            errors: None,
+        });
+
+        let id = RunId::new();
+        used.reset(id, "new".into(), started);
+        let fresh = RunRecord::with_id(id, "new", started);
+        assert_eq!(format!("{used:?}"), format!("{fresh:?}"));
+        assert!(used.tool_calls.capacity() >= 1, "capacity is kept");
     }
 
     #[test]

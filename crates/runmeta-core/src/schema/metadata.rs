@@ -129,7 +129,7 @@ fn json_of(field: &FieldDescriptor, value: FieldValue<'_>) -> Option<Value> {
 /// A metadata value with its type erased, as run records hold it. Implemented by every
 /// [`RunMetadata`] type and by [`JsonMetadata`] (metadata read back from storage).
 /// Every method masks redacted fields.
-pub trait DynMetadata: Send + Sync + fmt::Debug {
+pub trait DynMetadata: std::any::Any + Send + Sync + fmt::Debug {
     /// The schema's name.
     fn schema_name(&self) -> &str;
     /// The schema's version.

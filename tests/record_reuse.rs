@@ -1,0 +1,176 @@
+//! Records evicted by the in-memory sink are reused by the next runs on the same thread: no
+//! run may ever show anything of an earlier one, and a record or metadata value someone still
+//! holds is never touched.
+#![warn(clippy::pedantic)]
+#![allow(missing_docs)]
+
+use std::sync::{Arc, OnceLock};
+
+use runmeta::metrics::Usage;
+use runmeta::prelude::*;
+use runmeta::run::{RunRecord, RunStatus};
+
+/// Capacity 1: every run evicts the previous one, which goes back to the thread's pool.
+fn sink() -> &'static Arc<InMemorySink> {
+    static SINK: OnceLock<Arc<InMemorySink>> = OnceLock::new();
+    SINK.get_or_init(|| {
+        let sink = Arc::new(InMemorySink::new(1));
+        Collector::builder()
+            .sink(Arc::clone(&sink))
+            .build()
+            .install()
+            .expect("one collector per test binary");
+        sink
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, MetadataEnum)]
+pub enum Tier {
+    Free,
+    Enterprise,
+}
+
+#[derive(Clone, RunMetadata)]
+pub struct Meta {
+    #[run_metadata(label)]
+    pub tier: Tier,
+    pub note: String,
+}
+
+#[derive(Debug)]
+struct Failed;
+
+#[track_run(agent = "busy", metadata = meta, session = session)]
+fn busy(meta: &Meta, session: &str) -> Result<(), Failed> {
+    runmeta::record_usage(Usage::new(100, 50));
+    runmeta::first_token();
+    runmeta::set_stop_reason("max_turns");
+    runmeta::add_metric("retries", 2);
+    let _ = runmeta::tool("search", || Err::<(), _>(Failed));
+    Err(Failed)
+}
+
+#[track_run(agent = "plain")]
+fn plain() -> u32 {
+    7
+}
+
+#[track_run(agent = "with_meta", metadata = meta)]
+fn with_meta(meta: &Meta) -> u32 {
+    u32::from(meta.tier == Tier::Enterprise)
+}
+
+/// The sink keeps one run: tests take turns.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    sink();
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn last() -> RunRecord {
+    sink().records().pop().expect("a run was kept")
+}
+
+fn assert_plain(run: &RunRecord) {
+    assert_eq!(run.agent, "plain");
+    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(run.stop_reason, "completed");
+    assert_eq!(run.error_class, None);
+    assert_eq!(run.session_id, None);
+    assert!(run.metadata.is_none());
+    assert!(run.messages.is_empty());
+    assert!(run.tool_calls.is_empty());
+    assert!(run.per_model.is_empty());
+    assert_eq!(run.metrics.usage, Usage::default());
+    assert_eq!(run.time_to_first_token, None);
+    assert!(run.metrics.additional_metrics.is_empty());
+}
+
+#[test]
+fn a_reused_record_shows_nothing_of_the_previous_run() {
+    let _turn = serial();
+    let meta = Meta {
+        tier: Tier::Enterprise,
+        note: "first".into(),
+    };
+    for round in 0..50 {
+        assert!(busy(&meta, "s-1").is_err());
+        let run = last();
+        assert_eq!(run.agent, "busy", "round {round}");
+        assert_eq!(run.status, RunStatus::Error);
+        assert_eq!(run.stop_reason, "max_turns");
+        assert_eq!(run.session_id.as_deref(), Some("s-1"));
+        assert_eq!(run.messages.len(), 1);
+        assert_eq!(run.tool_calls.len(), 1);
+        assert_eq!(run.metrics.usage.total_tokens, 150);
+        assert_eq!(run.label("tier"), Some("enterprise"));
+        assert_eq!(plain(), 7);
+        assert_plain(&last());
+    }
+}
+
+#[test]
+fn a_held_record_and_its_metadata_are_never_reused() {
+    let _turn = serial();
+    let first = Meta {
+        tier: Tier::Enterprise,
+        note: "kept".into(),
+    };
+    assert_eq!(with_meta(&first), 1);
+    // Held through the shared form: the sink evicts it, but it is not unique.
+    let held = sink().shared_records().pop().expect("kept");
+    // Held through a copy: the copy shares the metadata value.
+    let copy = last();
+    let second = Meta {
+        tier: Tier::Free,
+        note: "other".into(),
+    };
+    for _ in 0..10 {
+        assert_eq!(with_meta(&second), 0);
+        assert_eq!(last().label("tier"), Some("free"));
+    }
+    assert_eq!(held.agent, "with_meta");
+    assert_eq!(held.label("tier"), Some("enterprise"));
+    assert_eq!(copy.label("tier"), Some("enterprise"));
+    let note = |r: &RunRecord| {
+        r.metadata
+            .as_ref()
+            .map(|m| m.value.to_json()["note"].clone())
+    };
+    assert_eq!(note(&held), Some("kept".into()));
+    assert_eq!(note(&copy), Some("kept".into()));
+}
+
+#[test]
+fn runs_on_many_threads_stay_apart() {
+    let _turn = serial();
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let meta = Meta {
+                    tier: if t % 2 == 0 {
+                        Tier::Free
+                    } else {
+                        Tier::Enterprise
+                    },
+                    note: format!("thread {t}"),
+                };
+                for _ in 0..2_000 {
+                    with_meta(&meta);
+                    assert_eq!(plain(), 7);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("no panic");
+    }
+    // Whatever run is kept last is whole.
+    let run = last();
+    match run.agent.as_ref() {
+        "plain" => assert_plain(&run),
+        "with_meta" => assert!(run.label("tier").is_some()),
+        other => panic!("unexpected agent {other}"),
+    }
+}
