@@ -172,16 +172,17 @@ impl ActiveRun {
         collector.enrich(record);
         #[cfg(feature = "tracing")]
         super::spans::close_run_span(&self.span, record);
-        let (usage, cost) = (record.total_usage(), record.total_cost());
-        let parent_run_id = record.parent_run_id;
-        with_current(|parent| {
-            if Some(parent.record.run_id) == parent_run_id {
-                let parent = parent.record_mut();
-                parent.children_usage += usage;
-                parent.children_cost += cost;
-                parent.child_runs = parent.child_runs.saturating_add(1);
-            }
-        });
+        if let Some(parent_run_id) = record.parent_run_id {
+            let (usage, cost) = (record.total_usage(), record.total_cost());
+            with_current(|parent| {
+                if parent.record.run_id == parent_run_id {
+                    let parent = parent.record_mut();
+                    parent.children_usage += usage;
+                    parent.children_cost += cost;
+                    parent.child_runs = parent.child_runs.saturating_add(1);
+                }
+            });
+        }
         collector.deliver_shared(self.record);
     }
 }
