@@ -141,6 +141,29 @@ pub struct SnapshotGroup {
     pub stats: GroupStats,
 }
 
+/// `policy.evaluate(run)`, deciding a run without SLA (most runs) with one look at its
+/// metadata and without building the verdict: the same sources as [`SlaPolicy::evaluate`]
+/// (the metadata's deadline and target, the agent's target, the default target), all absent.
+#[inline]
+fn sla_outcome(policy: &SlaPolicy, run: &RunRecord) -> SlaOutcome {
+    if policy.is_inert() {
+        return SlaOutcome::default();
+    }
+    let meta_sla = policy.use_metadata
+        && run.metadata.as_ref().is_some_and(|m| {
+            let m = &*m.value;
+            m.sla_deadline().is_some() || m.sla_target().is_some()
+        });
+    if meta_sla
+        || policy.default_target.is_some()
+        || (!policy.agent_targets.is_empty() && policy.agent_targets.contains_key(&*run.agent))
+    {
+        policy.evaluate(run)
+    } else {
+        SlaOutcome::default()
+    }
+}
+
 impl Aggregator {
     /// An empty aggregator grouping by `group_by`, with the default configuration.
     #[must_use]
@@ -197,11 +220,7 @@ impl Aggregator {
     /// Counts one finished run in its group (in each of its tools' groups when grouping by
     /// tool).
     pub fn record(&mut self, run: &RunRecord) {
-        let sla = if self.config.sla.is_inert() {
-            SlaOutcome::default()
-        } else {
-            self.config.sla.evaluate(run)
-        };
+        let sla = sla_outcome(&self.config.sla, run);
         self.record_with_sla(run, &sla);
     }
 
@@ -439,5 +458,70 @@ impl Aggregator {
             .find(&k)
             .and_then(|i| self.groups.entries().get(i))
             .map(|e| &e.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::run::MetadataRecord;
+    use crate::schema::JsonMetadata;
+
+    fn run(agent: &'static str, deadline: Option<&str>, target_s: Option<f64>) -> RunRecord {
+        let mut run = RunRecord::new(agent, "2024-01-15T13:59:00Z".parse().unwrap());
+        run.duration = Duration::from_secs(90);
+        let mut values = serde_json::Map::new();
+        if let Some(d) = deadline {
+            values.insert("sla_deadline".into(), d.into());
+        }
+        if let Some(t) = target_s {
+            values.insert("target".into(), t.into());
+        }
+        run.metadata = Some(MetadataRecord {
+            value: Arc::new(JsonMetadata {
+                schema: "S".into(),
+                version: 1,
+                values,
+                label_keys: vec![],
+                sla_deadline_key: Some("sla_deadline".into()),
+                sla_target_key: Some("target".into()),
+            }),
+            errors: None,
+        });
+        run
+    }
+
+    #[test]
+    fn sla_fast_path_equals_evaluate() {
+        let mut runs = Vec::new();
+        for agent in ["support", "billing"] {
+            for deadline in [None, Some("2024-01-15T14:00:00Z"), Some("not a date")] {
+                for target in [None, Some(60.0), Some(120.0)] {
+                    runs.push(run(agent, deadline, target));
+                }
+            }
+            runs.push(RunRecord::new(agent, jiff::Timestamp::UNIX_EPOCH));
+        }
+        let base = SlaPolicy::new();
+        let mut no_meta = SlaPolicy::new();
+        no_meta.use_metadata = false;
+        let policies = [
+            base.clone(),
+            no_meta.clone(),
+            base.clone().with_default_target(Duration::from_secs(30)),
+            base.clone()
+                .with_agent_target("support", Duration::from_secs(100)),
+            no_meta
+                .clone()
+                .with_agent_target("support", Duration::from_secs(100)),
+            no_meta.with_default_target(Duration::from_secs(200)),
+        ];
+        for p in &policies {
+            for r in &runs {
+                assert_eq!(sla_outcome(p, r), p.evaluate(r), "{p:?} {r:?}");
+            }
+        }
     }
 }

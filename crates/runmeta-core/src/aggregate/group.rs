@@ -1,9 +1,7 @@
 //! Grouping: the dimensions a run can be grouped by, and the group index that finds a run's
 //! group from borrowed values, hashing them without allocating.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 pub(crate) use super::key::{key_from_owned, KeyRef};
@@ -225,57 +223,76 @@ impl GroupValue {
     }
 }
 
-/// Hashes are already mixed; the table uses them as they are.
-#[derive(Default)]
-pub(crate) struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-const NO_NEXT: u32 = u32::MAX;
+const EMPTY: u32 = u32::MAX;
 
 /// One group: its owned key and its value.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry<T> {
     pub(crate) key: Box<[GroupValue]>,
-    /// Where the key's words for [`KeyRef::matches`] are in [`GroupIndex`]'s arena.
+    /// Where the key's lines for [`KeyRef::matches`] start in [`GroupIndex`]'s arena, and
+    /// how many.
     words_at: u32,
     words_len: u32,
     hash: u64,
-    next: u32,
     pub(crate) value: T,
 }
 
+/// A slot of the open-addressing table: everything a lookup needs before the key words,
+/// in 16 bytes (four slots per cache line), so that finding a group reads one slot and the
+/// group's words, not its entry.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// The top 32 bits of the key's hash (a filter; the words decide).
+    tag: u32,
+    /// The entry's index, [`EMPTY`] for a free slot.
+    index: u32,
+    words_at: u32,
+    words_len: u32,
+}
+
+const FREE: Slot = Slot {
+    tag: 0,
+    index: EMPTY,
+    words_at: 0,
+    words_len: 0,
+};
+
+/// Eight words: the arena's unit, cache-line aligned, so that a key of up to 8 words is one
+/// cache line and one of up to 16 two.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct Line(pub(crate) [u64; 8]);
+
 /// Groups by key: a hash of the borrowed values finds the group; values are compared only
 /// against the groups with the same hash, and copied only when a group is created.
+///
+/// The table is open-addressed (linear probing, at most half full) and holds per group its
+/// hash's top bits, its index and where its key words are; the words of every group are in
+/// one arena of cache lines, each group's starting on a line.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupIndex<T> {
-    heads: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
+    slots: Vec<Slot>,
     entries: Vec<Entry<T>>,
-    /// Every group's key words, one after the other: a lookup reads one dense array (a few
-    /// kilobytes for hundreds of groups) rather than one allocation per group.
-    words: Vec<u64>,
+    /// Every group's key words, one group after the other, each group from a new line.
+    words: Vec<Line>,
 }
 
 impl<T> Default for GroupIndex<T> {
     fn default() -> Self {
         GroupIndex {
-            heads: HashMap::default(),
+            slots: Vec::new(),
             entries: Vec::new(),
             words: Vec::new(),
         }
     }
+}
+
+#[inline]
+fn tag_of(hash: u64) -> u32 {
+    // Truncation intended: the top half.
+    #[allow(clippy::cast_possible_truncation)]
+    let t = (hash >> 32) as u32;
+    t
 }
 
 impl<T> GroupIndex<T> {
@@ -283,41 +300,85 @@ impl<T> GroupIndex<T> {
         self.entries.len()
     }
 
+    #[inline]
     pub(crate) fn find(&self, key: &KeyRef<'_>) -> Option<usize> {
-        let mut i = *self.heads.get(&key.hash)?;
-        while i != NO_NEXT {
-            let e = &self.entries[i as usize];
-            let at = e.words_at as usize;
-            let stored = self
-                .words
-                .get(at..at + e.words_len as usize)
-                .unwrap_or_default();
-            if key.matches(stored) {
-                return Some(i as usize);
+        let mask = self.slots.len().checked_sub(1)?;
+        let tag = tag_of(key.hash);
+        // The low bits pick the slot, the high bits are the tag.
+        #[allow(clippy::cast_possible_truncation)]
+        let mut pos = key.hash as usize & mask;
+        loop {
+            let s = *self.slots.get(pos)?;
+            if s.index == EMPTY {
+                return None;
             }
-            i = e.next;
+            if s.tag == tag {
+                let at = s.words_at as usize;
+                let lines = self
+                    .words
+                    .get(at..at + s.words_len as usize)
+                    .unwrap_or_default();
+                if key.matches(lines) {
+                    return Some(s.index as usize);
+                }
+            }
+            pos = (pos + 1) & mask;
         }
-        None
+    }
+
+    /// Puts `index` into a free slot for `hash`; the table has one (it is at most half full).
+    fn place(slots: &mut [Slot], hash: u64, slot: Slot) {
+        let mask = slots.len() - 1;
+        #[allow(clippy::cast_possible_truncation)]
+        let mut pos = hash as usize & mask;
+        while slots[pos].index != EMPTY {
+            pos = (pos + 1) & mask;
+        }
+        slots[pos] = slot;
     }
 
     /// Inserts a group known to be absent; returns its index.
     pub(crate) fn insert(&mut self, key: &KeyRef<'_>, value: T) -> usize {
         let index = self.entries.len();
-        let idx32 = u32::try_from(index).unwrap_or(NO_NEXT - 1);
-        let next = self.heads.insert(key.hash, idx32).unwrap_or(NO_NEXT);
-        let stored = key.stored_words();
+        if (index + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let stored = key.stored_lines();
         let words_at = u32::try_from(self.words.len()).unwrap_or(u32::MAX);
         let words_len = u32::try_from(stored.len()).unwrap_or(0);
         self.words.extend_from_slice(&stored);
+        let slot = Slot {
+            tag: tag_of(key.hash),
+            index: u32::try_from(index).unwrap_or(EMPTY - 1),
+            words_at,
+            words_len,
+        };
+        Self::place(&mut self.slots, key.hash, slot);
         self.entries.push(Entry {
             key: key.owned_values(),
             words_at,
             words_len,
             hash: key.hash,
-            next,
             value,
         });
         index
+    }
+
+    /// Doubles the table (at least 16 slots) and places every group again.
+    #[cold]
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(16);
+        let mut slots = vec![FREE; n];
+        for (i, e) in self.entries.iter().enumerate() {
+            let slot = Slot {
+                tag: tag_of(e.hash),
+                index: u32::try_from(i).unwrap_or(EMPTY - 1),
+                words_at: e.words_at,
+                words_len: e.words_len,
+            };
+            Self::place(&mut slots, e.hash, slot);
+        }
+        self.slots = slots;
     }
 
     pub(crate) fn get_mut(&mut self, index: usize) -> Option<&mut T> {
@@ -364,6 +425,25 @@ mod tests {
         let i2 = idx.insert(&k2, 2);
         assert_eq!(idx.find(&k1), Some(i1));
         assert_eq!(idx.find(&k2), Some(i2));
+        // Growth keeps every group findable, long keys (several lines of words) included.
+        let names: Vec<String> = (0..1000)
+            .map(|i| format!("a value longer than sixteen bytes number {i}"))
+            .collect();
+        let keys: Vec<KeyRef<'_>> = names
+            .iter()
+            .map(|n| KeyRef::from_values([KeyValue::Str(n), KeyValue::Pair(n, "m")]))
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(idx.find(k), None);
+            assert_eq!(idx.insert(k, 3), i + 2);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(idx.find(k), Some(i + 2));
+        }
+        assert_eq!(idx.find(&k1), Some(i1));
+        assert_eq!(idx.find(&k2), Some(i2));
+        let other = KeyRef::from_values([KeyValue::Str(&names[0]), KeyValue::Pair(&names[1], "m")]);
+        assert_eq!(idx.find(&other), None);
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! A group's key borrowed from a record: the values of the grouping's dimensions, hashed
 //! without allocating and compared against a group's copy without calling `memcmp`.
 //!
-//! Each string of the key is read as its length and two words (the first and the last 8
-//! bytes, overlapping for 8 to 16 bytes; a shorter string's bytes fit in them), the way
-//! short-string hashes such as foldhash read: for strings of at most 16 bytes these three
+//! Each string of the key is read as its length and two words (four 4-byte reads covering
+//! its first and last 8 bytes; a string of 1 to 3 bytes fits in one word), the way
+//! short-string hashes such as wyhash read: for strings of at most 16 bytes these three
 //! words *are* the string. The key's words — the values' tags, then per string its length and
-//! its two words — are its fingerprint; a group stores its own, followed by the full words of
-//! its strings longer than 16 bytes. Finding a group is then one hash lookup and a comparison
-//! of a few words in one buffer, with no pointer to follow and no call to `memcmp`. The hash
-//! mixes the words with a folded 64×64→128-bit multiply (every byte of a long string too).
+//! its two words — are its fingerprint, zero-padded to whole cache lines of 8 words; a group
+//! stores its own lines, followed by lines holding the full words of its strings longer than
+//! 16 bytes. Finding a group is then one probe of the group table and a comparison of a few
+//! whole lines, with no pointer to follow and no call to `memcmp`. The hash mixes the words
+//! with a folded 64×64→128-bit multiply (every byte of a long string too).
 
-use super::group::OVERFLOW_VALUE;
 use super::group::{main_model, Dimension, GroupBy, GroupLabel, GroupValue, MAX_DIMENSIONS};
+use super::group::{Line, OVERFLOW_VALUE};
 use crate::run::RunRecord;
 
 /// A borrowed dimension value.
@@ -77,14 +78,20 @@ fn word4(b: &[u8], at: usize) -> u64 {
 const SHORT: usize = 16;
 
 /// Two words holding every byte of a string of at most [`SHORT`] bytes (with its length,
-/// unique); for a longer string, its first and last 8 bytes.
+/// unique); for a longer string, some of its bytes (a long string is compared in full).
+///
+/// From 4 bytes on, four 4-byte reads at `0`, `q`, `n - 4` and `n - 4 - q` with
+/// `q = 4 * (n / 8)` (the wyhash reads) cover the first and the last 8 bytes, so every byte
+/// of a string of 4 to 16 bytes, with no branch on the length but `n < 4`.
 #[inline]
 fn two_words(b: &[u8]) -> (u64, u64) {
     let n = b.len();
-    if n >= 8 {
-        (word8(b, 0), word8(b, n - 8))
-    } else if n >= 4 {
-        (word4(b, 0), word4(b, n - 4))
+    if n >= 4 {
+        let q = (n >> 3) << 2;
+        (
+            word4(b, 0) | word4(b, q) << 32,
+            word4(b, n - 4) | word4(b, n - 4 - q) << 32,
+        )
     } else if n > 0 {
         (
             u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
@@ -101,23 +108,6 @@ fn long_words(b: &[u8]) -> impl Iterator<Item = u64> + '_ {
     let whole = b.len() / 8;
     let tail = (!b.len().is_multiple_of(8)).then(|| word8(b, b.len() - 8));
     (0..whole).map(move |i| word8(b, i * 8)).chain(tail)
-}
-
-/// Equality of a long string with the words [`long_words`] gave for another.
-fn long_matches(b: &[u8], words: &[u64]) -> bool {
-    let mut i = 0;
-    for w in long_words(b) {
-        if words.get(i) != Some(&w) {
-            return false;
-        }
-        i += 1;
-    }
-    i == words.len()
-}
-
-/// The number of words [`long_words`] gives for a string of `len` bytes.
-const fn long_word_count(len: usize) -> usize {
-    len.div_ceil(8)
 }
 
 /// A string of at most 16 bytes as its length and two words (which identify it); `None`
@@ -155,6 +145,9 @@ const MAX_PARTS: usize = 2 * MAX_DIMENSIONS;
 /// Words of the largest fingerprint: the tags, then three per string.
 const FP_WORDS: usize = 1 + 3 * MAX_PARTS;
 
+/// The fingerprint's room: whole cache lines of 8 words (zero past the fingerprint).
+const FP_CAP: usize = FP_WORDS.div_ceil(8) * 8;
+
 /// A group's key borrowed from a record: at most [`MAX_DIMENSIONS`] values, their
 /// fingerprint and their hash.
 #[derive(Clone, Copy, Debug)]
@@ -162,7 +155,7 @@ pub(crate) struct KeyRef<'a> {
     /// The strings (`Option` so that an empty key is all zeros: built with a few stores).
     parts: [Option<&'a str>; MAX_PARTS],
     /// Tags (one byte per value), then per string: length, first word, last word.
-    fp: [u64; FP_WORDS],
+    fp: [u64; FP_CAP],
     len: u8,
     nparts: u8,
     /// Some string is longer than [`SHORT`]: the fingerprint alone does not decide.
@@ -181,7 +174,7 @@ impl<'a> KeyRef<'a> {
     pub(crate) fn empty() -> Self {
         KeyRef {
             parts: [None; MAX_PARTS],
-            fp: [0; FP_WORDS],
+            fp: [0; FP_CAP],
             len: 0,
             nparts: 0,
             long: false,
@@ -331,55 +324,65 @@ impl<'a> KeyRef<'a> {
             .copied()
     }
 
-    fn fp(&self) -> &[u64] {
-        &self.fp[..1 + 3 * usize::from(self.nparts)]
+    /// The fingerprint as whole lines of 8 words, zero past its last word (the tags fix the
+    /// number of strings, so two keys with the same tags have fingerprints of one length).
+    fn fp_lines(&self) -> &[[u64; 8]] {
+        let n = (1 + 3 * usize::from(self.nparts)).div_ceil(8);
+        let (lines, _) = self.fp.as_chunks::<8>();
+        &lines[..n]
     }
 
-    /// The words a group stores to recognize this key: the fingerprint, then the words of
-    /// each string longer than 16 bytes.
-    pub(crate) fn stored_words(&self) -> Box<[u64]> {
-        let mut words = self.fp().to_vec();
-        for s in self.parts() {
-            if s.len() > SHORT {
-                words.extend(long_words(s.as_bytes()));
-            }
+    /// The lines a group stores to recognize this key: the fingerprint's, then the words of
+    /// each string longer than 16 bytes (from a new line, zero after the last).
+    pub(crate) fn stored_lines(&self) -> Vec<Line> {
+        let mut lines: Vec<Line> = self.fp_lines().iter().map(|l| Line(*l)).collect();
+        let long: Vec<u64> = self
+            .parts()
+            .filter(|s| s.len() > SHORT)
+            .flat_map(|s| long_words(s.as_bytes()))
+            .collect();
+        for chunk in long.chunks(8) {
+            let mut line = Line::default();
+            line.0[..chunk.len()].copy_from_slice(chunk);
+            lines.push(line);
         }
-        words.into_boxed_slice()
+        lines
     }
 
-    /// True when `stored` (from [`KeyRef::stored_words`]) is this key's.
+    /// True when `stored` (from [`KeyRef::stored_lines`]) is this key's.
     #[inline]
-    pub(crate) fn matches(&self, stored: &[u64]) -> bool {
-        let fp = self.fp();
+    pub(crate) fn matches(&self, stored: &[Line]) -> bool {
+        let fp = self.fp_lines();
         let Some(head) = stored.get(..fp.len()) else {
             return false;
         };
-        // No early exit: a few xors are cheaper than the branches.
-        let diff = fp.iter().zip(head).fold(0, |d, (a, b)| d | (a ^ b));
-        if diff != 0 {
+        if !self.long && stored.len() != fp.len() {
             return false;
         }
-        if !self.long {
-            return stored.len() == fp.len();
+        // No early exit: a few xors are cheaper than the branches.
+        let mut diff = 0;
+        for (a, b) in fp.iter().zip(head) {
+            for (x, y) in a.iter().zip(&b.0) {
+                diff |= x ^ y;
+            }
         }
-        self.long_parts_match(&stored[fp.len()..])
+        diff == 0 && (!self.long || self.long_parts_match(&stored[fp.len()..]))
     }
 
     #[cold]
-    fn long_parts_match(&self, mut rest: &[u64]) -> bool {
+    fn long_parts_match(&self, rest: &[Line]) -> bool {
+        let mut k = 0;
         for s in self.parts() {
             if s.len() > SHORT {
-                let n = long_word_count(s.len());
-                let Some((words, tail)) = rest.split_at_checked(n) else {
-                    return false;
-                };
-                if !long_matches(s.as_bytes(), words) {
-                    return false;
+                for w in long_words(s.as_bytes()) {
+                    if rest.get(k / 8).map(|l| l.0[k % 8]) != Some(w) {
+                        return false;
+                    }
+                    k += 1;
                 }
-                rest = tail;
             }
         }
-        rest.is_empty()
+        rest.len() == k.div_ceil(8)
     }
 
     /// The labels of this key under `by`.
@@ -409,8 +412,8 @@ mod tests {
     }
 
     fn same(a: &KeyRef<'_>, b: &KeyRef<'_>) -> bool {
-        let ab = a.matches(&b.stored_words());
-        assert_eq!(ab, b.matches(&a.stored_words()));
+        let ab = a.matches(&b.stored_lines());
+        assert_eq!(ab, b.matches(&a.stored_lines()));
         if ab {
             assert_eq!(a.hash, b.hash);
         }
@@ -527,6 +530,7 @@ mod tests {
         let owned = k.owned_values();
         let back = key_from_owned(&owned);
         assert!(same(&k, &back));
-        assert_eq!(k.stored_words().len(), 1 + 3 * 3 + long.len().div_ceil(8));
+        // Fingerprint: 1 + 3 * 3 words (two lines); the long id's 4 words: one line.
+        assert_eq!(k.stored_lines().len(), 3);
     }
 }

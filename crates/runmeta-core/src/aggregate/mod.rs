@@ -64,6 +64,7 @@ mod report;
 mod sink;
 pub mod sketch;
 mod stats;
+mod stats_serde;
 mod window;
 
 pub use aggregator::{AggregateSnapshot, Aggregator, AggregatorConfig, MergeError, SnapshotGroup};

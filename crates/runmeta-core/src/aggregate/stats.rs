@@ -152,30 +152,55 @@ impl CappedCounts {
 /// The last name counted in a name table and the index it was counted at, recognized by
 /// its words (a name of at most 16 bytes: its length and two words are the name). Tables
 /// only grow, so an index stays valid; a name that folded into [`OTHER`] keeps folding there.
-#[derive(Clone, Copy, Debug, Default)]
+/// 24 bytes: the name's two words, its length ([`NameHint::NONE`] when empty, or for a name
+/// longer than 16 bytes, which is never hinted) and the index.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct NameHint {
-    words: Option<[u64; 3]>,
-    index: usize,
+    words: [u64; 2],
+    len: u32,
+    index: u32,
+}
+
+impl Default for NameHint {
+    fn default() -> Self {
+        NameHint {
+            words: [0; 2],
+            len: NameHint::NONE,
+            index: 0,
+        }
+    }
 }
 
 impl NameHint {
+    /// The length of an empty hint (no name has it).
+    const NONE: u32 = u32::MAX;
+
     #[inline]
     fn get(&self, name: &str) -> Option<usize> {
-        match self.words {
-            Some(w) if Some(w) == short_words(name) => Some(self.index),
+        match short_words(name) {
+            Some([n, a, b]) if n == u64::from(self.len) && [a, b] == self.words => {
+                Some(self.index as usize)
+            }
             _ => None,
         }
     }
 
     fn set(&mut self, name: &str, index: usize) {
-        self.words = short_words(name);
-        self.index = index;
+        *self = match (short_words(name), u32::try_from(index)) {
+            (Some([n, a, b]), Ok(index)) => NameHint {
+                words: [a, b],
+                // n ≤ 16.
+                len: u32::try_from(n).unwrap_or(NameHint::NONE),
+                index,
+            },
+            _ => NameHint::default(),
+        };
     }
 }
 
 /// The hints of one group: a cache, equal whatever it holds.
 #[derive(Clone, Copy, Debug, Default)]
-struct Hints {
+pub(crate) struct Hints {
     stop_reason: NameHint,
     tool: NameHint,
 }
@@ -186,13 +211,14 @@ impl PartialEq for Hints {
     }
 }
 
-/// A token count's per-run distribution: exact sum, optional sketch.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct TokenDist {
+/// A token count's per-run distribution, borrowed from a [`GroupStats`]: exact sum,
+/// optional sketch.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TokenDist<'a> {
     /// Sum over runs (saturating).
     pub sum: u64,
     /// Per-run distribution, when enabled for this type.
-    pub sketch: Option<Sketch>,
+    pub sketch: Option<&'a Sketch>,
 }
 
 /// One tool's calls within a group.
@@ -254,10 +280,13 @@ pub(crate) enum ToolScope<'a> {
 /// sketches of at most [`super::sketch::WORST_CASE_COUNTERS`] counters each; see
 /// [`GroupStats::memory_bytes`].
 ///
-/// The fields are laid out in the order written (`repr(C)`): the counters every run updates
-/// first, packed into two cache lines, the error classes (failed runs only) last.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[repr(C)]
+/// The fields are laid out in the order written (`repr(C)`, from a cache-line boundary):
+/// everything a run updates — the counters, the token sums, the name hints and the sketch
+/// and table headers — in the first five lines (312 bytes), the token sketches next, the
+/// error classes (failed runs only) last. Serialized as before the token sums and sketches
+/// were split (`tokens: [{sum, sketch}; 6]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[repr(C, align(64))]
 pub struct GroupStats {
     /// Runs.
     pub runs: u64,
@@ -279,19 +308,21 @@ pub struct GroupStats {
     pub tool_errors: u64,
     /// SLA outcomes.
     pub sla: SlaCounts,
+    /// Sums of the per-run token counts, in [`TokenType::ALL`] order (saturating).
+    pub token_sums: [u64; 6],
     /// Where the last stop reason and tool were counted (not serialized, not compared).
-    #[serde(skip)]
-    hints: Hints,
-    /// Runs by stop reason.
-    pub stop_reasons: CappedCounts,
+    pub(crate) hints: Hints,
     /// Run wall time in microseconds.
     pub latency_us: Sketch,
     /// Time to first token in microseconds (runs that produced a token).
     pub ttft_us: Sketch,
+    /// Runs by stop reason.
+    pub stop_reasons: CappedCounts,
     /// Per-tool statistics, at most [`MAX_DISTINCT`] tools (the rest under [`OTHER`]).
     pub tools: Vec<(Box<str>, ToolStats)>,
-    /// Per-run token counts, in [`TokenType::ALL`] order.
-    pub tokens: [TokenDist; 6],
+    /// Per-run distributions of the token counts, in [`TokenType::ALL`] order, for the types
+    /// enabled.
+    pub token_sketches: [Option<Sketch>; 6],
     /// Failed (error or panicked) runs by error class.
     pub error_classes: CappedCounts,
 }
@@ -317,9 +348,9 @@ impl GroupStats {
     #[must_use]
     pub fn new(token_sketches: [bool; 6]) -> Self {
         let mut s = GroupStats::default();
-        for (t, on) in s.tokens.iter_mut().zip(token_sketches) {
+        for (t, on) in s.token_sketches.iter_mut().zip(token_sketches) {
             if on {
-                t.sketch = Some(Sketch::new());
+                *t = Some(Sketch::new());
             }
         }
         s
@@ -333,8 +364,11 @@ impl GroupStats {
 
     /// Token distribution of one type.
     #[must_use]
-    pub fn token(&self, t: TokenType) -> &TokenDist {
-        &self.tokens[t as usize]
+    pub fn token(&self, t: TokenType) -> TokenDist<'_> {
+        TokenDist {
+            sum: self.token_sums[t as usize],
+            sketch: self.token_sketches[t as usize].as_ref(),
+        }
     }
 
     /// Counts one run.
@@ -355,11 +389,12 @@ impl GroupStats {
             self.ttft_us.record(micros(t));
         }
         let usage = &r.metrics.usage;
-        for (dist, t) in self.tokens.iter_mut().zip(TokenType::ALL) {
-            let v = t.of(usage);
-            dist.sum = dist.sum.saturating_add(v);
-            if let Some(s) = &mut dist.sketch {
-                s.record(v);
+        for (sum, t) in self.token_sums.iter_mut().zip(TokenType::ALL) {
+            *sum = sum.saturating_add(t.of(usage));
+        }
+        for (sketch, t) in self.token_sketches.iter_mut().zip(TokenType::ALL) {
+            if let Some(s) = sketch {
+                s.record(t.of(usage));
             }
         }
         let cost = r.metrics.cost;
@@ -440,11 +475,13 @@ impl GroupStats {
         self.latency_us.merge(&o.latency_us);
         self.latency_max_us = self.latency_max_us.max(o.latency_max_us);
         self.ttft_us.merge(&o.ttft_us);
-        for (a, b) in self.tokens.iter_mut().zip(&o.tokens) {
-            a.sum = a.sum.saturating_add(b.sum);
-            match (&mut a.sketch, &b.sketch) {
+        for (a, b) in self.token_sums.iter_mut().zip(o.token_sums) {
+            *a = a.saturating_add(b);
+        }
+        for (a, b) in self.token_sketches.iter_mut().zip(&o.token_sketches) {
+            match (a, b) {
                 (Some(x), Some(y)) => x.merge(y),
-                (None, Some(y)) => a.sketch = Some(y.clone()),
+                (a @ None, Some(y)) => *a = Some(y.clone()),
                 _ => {}
             }
         }
@@ -469,9 +506,9 @@ impl GroupStats {
         let sketches = self.latency_us.memory_bytes()
             + self.ttft_us.memory_bytes()
             + self
-                .tokens
+                .token_sketches
                 .iter()
-                .filter_map(|t| t.sketch.as_ref())
+                .flatten()
                 .map(Sketch::memory_bytes)
                 .sum::<usize>();
         let tools = self.tools.capacity() * std::mem::size_of::<(Box<str>, ToolStats)>()
