@@ -146,6 +146,39 @@ impl ActiveRun {
         f()
     }
 
+    /// Runs `f` inside a new run that stays on this thread's stack, unmoved, until `f`
+    /// returns (or unwinds); returns `f`'s result and the run, to finish. A sync call's run
+    /// is built in place and moved once, at the end: `start` + `enter` moves it five times.
+    /// Without a collector `f` just runs, and the run is `None`.
+    pub(crate) fn run_entered<R>(
+        spec: &RunSpec,
+        args: RunArgs,
+        f: impl FnOnce() -> R,
+    ) -> (R, Option<ActiveRun>) {
+        struct Exit(usize);
+        impl Drop for Exit {
+            fn drop(&mut self) {
+                // Unwinding: the run is dropped unrecorded only if `f` itself escaped the
+                // caller's `catch_unwind`, which cannot happen for `run_sync`.
+                drop(pop(self.0));
+            }
+        }
+        let Some(run) = ActiveRun::start(spec, args) else {
+            return (f(), None);
+        };
+        #[cfg(feature = "tracing")]
+        let span = run.span.clone();
+        #[cfg(feature = "tracing")]
+        let entered = span.enter();
+        let exit = Exit(push(run));
+        let value = f();
+        #[cfg(feature = "tracing")]
+        drop(entered);
+        let depth = exit.0;
+        std::mem::forget(exit);
+        (value, pop(depth))
+    }
+
     /// Ends the run and hands its record to the collector. If this run ran inside another on
     /// this thread, its totals are added to that parent's children totals.
     pub(crate) fn finish(mut self, outcome: Outcome) {

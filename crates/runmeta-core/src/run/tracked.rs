@@ -33,11 +33,7 @@ pub fn run_sync<R>(
     f: impl FnOnce() -> R,
 ) -> R {
     let Some(args) = args else { return f() };
-    let Some(run) = ActiveRun::start(spec, args) else {
-        return f();
-    };
-    let mut slot = Some(run);
-    let result = ActiveRun::enter(&mut slot, || catch_unwind(AssertUnwindSafe(f)));
+    let (result, slot) = ActiveRun::run_entered(spec, args, || catch_unwind(AssertUnwindSafe(f)));
     match result {
         Ok(value) => {
             if let Some(run) = slot {
