@@ -194,6 +194,8 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
+    // RUNMETA_BENCH_KEEP=1 keeps the databases for inspection.
+    let keep = std::env::var_os("RUNMETA_BENCH_KEEP").is_some();
     let metas: Vec<MetadataRecord> = TIERS
         .iter()
         .flat_map(|t| PRIORITIES.iter().map(move |p| metadata(t, p)))
@@ -232,6 +234,9 @@ fn main() {
     );
 
     if std::env::var_os("RUNMETA_BENCH_INGEST_ONLY").is_some() {
+        if keep {
+            println!("kept {}", dir.keep().display());
+        }
         return;
     }
 

@@ -33,6 +33,7 @@
 //! ```
 
 mod agno;
+mod bind;
 mod codec;
 mod encode;
 mod error;

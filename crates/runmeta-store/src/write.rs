@@ -1,15 +1,15 @@
 //! Writing run records: one transaction per batch, parameterized statements only.
 //!
-//! Statements insert one row each: SQLite then needs no statement journal (a multi-row
-//! `INSERT` measured slower for that reason). The three statements are prepared once per
-//! batch and parameters bound in place.
+//! Rows are inserted many per statement (`INSERT OR IGNORE ... VALUES (...), (...)`, see
+//! [`CHUNK`] and [`CHILD_CHUNK`]); parameters are bound in place, and only when they differ
+//! from what the statement holds (`bind`); the statements are cached on the connection.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use rusqlite::types::ToSql;
-use rusqlite::{params, Connection, Statement, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
+use crate::bind::{slots, Binder, Bound};
 use crate::codec::int;
 use crate::encode::{EncodedMessage, EncodedRun, EncodedToolCall, Labels};
 use crate::error::{Result, StoreError};
@@ -55,43 +55,97 @@ impl Hasher for PreHashed {
     }
 }
 
-const INSERT_RUN: &str = "INSERT INTO runs (
+/// Runs per multi-row `INSERT`: a batch's runs are written this many per statement execution
+/// instead of one.
+pub(crate) const CHUNK: usize = 32;
+
+/// Child rows (model calls, tool calls) per multi-row `INSERT`. Their statements keep a
+/// statement journal (an explicit `INTEGER PRIMARY KEY` value may fail its integer check), a
+/// copy of each page that existed before the statement and that it changes (the last leaf
+/// and its parents): larger chunks spread that copy over more rows.
+pub(crate) const CHILD_CHUNK: usize = 128;
+
+/// `runs` columns. No `id`: SQLite assigns `max(id) + 1` (an explicit `INTEGER PRIMARY KEY`
+/// value would make the multi-row statement keep a statement journal).
+const RUN_COLUMNS: &str = "
     run_id, parent_run_id, session_id, agent, team, release, model, request_model,
     started_at, duration_ns, model_time_ns, ttft_ns, status, stop_reason, error_class,
     input_tokens, output_tokens, total_tokens, reasoning_tokens, cache_read_tokens,
     cache_write_tokens, audio_input_tokens, audio_output_tokens, audio_total_tokens,
     cost_nanos, children_tokens, children_cost_nanos, child_runs, unpriced_messages,
     message_count, tool_call_count, tool_error_count, sla_breached, sla_at_risk, label_set,
-    meta_schema, meta_version, meta_valid, metadata, extra, flags)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-    ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37,
-    ?38, ?39, ?40, ?41)
-ON CONFLICT (run_id) DO NOTHING";
+    meta_schema, meta_version, meta_valid, metadata, extra, flags";
+const RUN_PARAMS: usize = 41;
 
 /// `id` is `(run << CHILD_SHIFT) | seq`; `run` and `seq` are generated from it.
-const INSERT_MESSAGE: &str = "INSERT INTO messages (
-    id, role, provider, model, started_at, duration_ns, ttft_ns,
+const MESSAGE_COLUMNS: &str = "id, role, provider, model, started_at, duration_ns, ttft_ns,
     input_tokens, output_tokens, total_tokens, reasoning_tokens, cache_read_tokens,
     cache_write_tokens, audio_input_tokens, audio_output_tokens, audio_total_tokens,
-    cost_nanos, extra)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+    cost_nanos, extra";
+const MESSAGE_PARAMS: usize = 18;
 
-const INSERT_TOOL_CALL: &str = "INSERT INTO tool_calls (
-    id, name, started_at, duration_ns, status, error_class)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const TOOL_CALL_COLUMNS: &str = "id, name, started_at, duration_ns, status, error_class";
+const TOOL_CALL_PARAMS: usize = 6;
 
-/// Binds values to consecutive parameters.
-struct Binder<'s, 'c> {
-    stmt: &'s mut Statement<'c>,
-    next: usize,
+/// `INSERT OR IGNORE INTO table (columns) VALUES (?, ...), ...` for `rows` rows.
+///
+/// `OR IGNORE` rather than the default `ABORT`: a multi-row statement that may abort half-way
+/// needs a statement journal (a copy of each page it changes). Nothing is ignored silently:
+/// the writer compares the rows inserted with the rows bound (a run whose `run_id` is already
+/// stored is a counted duplicate; a child row that could not be inserted is an error).
+fn insert_sql(table: &str, columns: &str, params: usize, rows: usize) -> String {
+    let mut row = String::with_capacity(params * 2 + 2);
+    row.push('(');
+    for i in 0..params {
+        row.push_str(if i == 0 { "?" } else { ",?" });
+    }
+    row.push(')');
+    let mut sql = format!("INSERT OR IGNORE INTO {table} ({columns}) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&row);
+    }
+    sql
 }
 
-impl Binder<'_, '_> {
-    fn bind<T: ToSql>(&mut self, value: T) -> Result<()> {
-        self.next += 1;
-        self.stmt.raw_bind_parameter(self.next, value)?;
-        Ok(())
+/// The single-row and the multi-row statements of one table.
+struct Inserts {
+    one: String,
+    chunk: String,
+    /// Rows of `chunk`.
+    rows: usize,
+    /// Parameters per row.
+    params: usize,
+}
+
+impl Inserts {
+    fn new(table: &str, columns: &str, params: usize, rows: usize) -> Self {
+        Inserts {
+            one: insert_sql(table, columns, params, 1),
+            chunk: insert_sql(table, columns, params, rows),
+            rows,
+            params,
+        }
     }
+}
+
+/// The statements' SQL, built once per process.
+fn sql() -> &'static [Inserts; 3] {
+    static SQL: std::sync::OnceLock<[Inserts; 3]> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        [
+            Inserts::new("runs", RUN_COLUMNS, RUN_PARAMS, CHUNK),
+            Inserts::new("messages", MESSAGE_COLUMNS, MESSAGE_PARAMS, CHILD_CHUNK),
+            Inserts::new(
+                "tool_calls",
+                TOOL_CALL_COLUMNS,
+                TOOL_CALL_PARAMS,
+                CHILD_CHUNK,
+            ),
+        ]
+    })
 }
 
 impl Writer {
@@ -114,58 +168,13 @@ impl Writer {
     where
         I: IntoIterator<Item = &'a EncodedRun>,
     {
+        let runs: Vec<&EncodedRun> = runs.into_iter().collect();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut outcome = BatchOutcome::default();
-        let result = (|| {
-            let mut run_stmt = tx.prepare_cached(INSERT_RUN)?;
-            let mut message_stmt = tx.prepare_cached(INSERT_MESSAGE)?;
-            let mut tool_stmt = tx.prepare_cached(INSERT_TOOL_CALL)?;
-            for run in runs {
-                let label_set = match &run.labels {
-                    Some(labels) => Some(label_set(&tx, &mut self.label_sets, labels)?),
-                    None => None,
-                };
-                let mut b = Binder {
-                    stmt: &mut run_stmt,
-                    next: 0,
-                };
-                bind_run(&mut b, run, label_set)?;
-                if run_stmt.raw_execute()? == 0 {
-                    outcome.duplicates += 1;
-                    continue;
-                }
-                outcome.inserted += 1;
-                let base = child_base(tx.last_insert_rowid())?;
-                // `encode` rejects runs with more than MAX_CHILDREN of either.
-                for (key, m) in (base..).zip(&run.messages) {
-                    bind_message(
-                        &mut Binder {
-                            stmt: &mut message_stmt,
-                            next: 0,
-                        },
-                        key,
-                        m,
-                    )?;
-                    message_stmt.raw_execute()?;
-                }
-                for (key, t) in (base..).zip(&run.tool_calls) {
-                    bind_tool_call(
-                        &mut Binder {
-                            stmt: &mut tool_stmt,
-                            next: 0,
-                        },
-                        key,
-                        t,
-                    )?;
-                    tool_stmt.raw_execute()?;
-                }
-            }
-            Ok(())
-        })();
-        match result.and_then(|()| tx.commit().map_err(StoreError::from)) {
-            Ok(()) => {
+        let result = write_runs(&tx, &mut self.label_sets, &runs);
+        match result.and_then(|outcome| tx.commit().map(|()| outcome).map_err(StoreError::from)) {
+            Ok(outcome) => {
                 if self.label_sets.len() > LABEL_CACHE_LIMIT {
                     self.label_sets.clear();
                 }
@@ -180,6 +189,154 @@ impl Writer {
     }
 }
 
+/// A child row to insert: its key and its values.
+type Child<'a, T> = (i64, &'a T);
+
+/// Inserts `runs` and their children inside `tx`.
+///
+/// Runs are inserted [`CHUNK`] per statement; SQLite gives them the row ids `max(id) + 1`
+/// onwards, in order, so when every run of a chunk was inserted its ids are the
+/// `chunk.len()` ids ending at `last_insert_rowid()`. A chunk with duplicates (skipped by
+/// `OR IGNORE`) reads its new ids back instead. Children are inserted after all runs of the
+/// batch, still in key order (appends).
+fn write_runs<'v>(
+    tx: &Transaction<'_>,
+    cache: &mut LabelCache,
+    runs: &[&'v EncodedRun],
+) -> Result<BatchOutcome> {
+    let mut outcome = BatchOutcome::default();
+    if runs.is_empty() {
+        return Ok(outcome);
+    }
+    let mut sets = Vec::with_capacity(runs.len());
+    for run in runs {
+        sets.push(match &run.labels {
+            Some(labels) => Some(label_set(tx, cache, labels)?),
+            None => None,
+        });
+    }
+    let mut last_id: i64 = tx
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM runs")?
+        .query_row([], |r| r.get(0))?;
+    let [run_sql, message_sql, tool_sql] = sql();
+    let mut chunk_stmt = tx.prepare_cached(&run_sql.chunk)?;
+    let mut one_stmt = tx.prepare_cached(&run_sql.one)?;
+    let mut chunk_slots = slots(run_sql.params * run_sql.rows);
+    let mut one_slots = slots(run_sql.params);
+    let mut messages: Vec<Child<'_, EncodedMessage>> = Vec::with_capacity(runs.len());
+    let mut tool_calls: Vec<Child<'_, EncodedToolCall>> = Vec::with_capacity(runs.len());
+    let mut stored: Vec<(i64, &'v EncodedRun)> = Vec::with_capacity(run_sql.rows);
+    for (chunk, sets) in runs.chunks(run_sql.rows).zip(sets.chunks(run_sql.rows)) {
+        let rows = chunk.iter().zip(sets);
+        let inserted = if chunk.len() == run_sql.rows {
+            let mut b = Binder::new(&mut chunk_stmt, &mut chunk_slots);
+            for (run, set) in rows {
+                bind_run(&mut b, run, *set)?;
+            }
+            chunk_stmt.raw_execute()?
+        } else {
+            let mut n = 0;
+            for (run, set) in rows {
+                bind_run(&mut Binder::new(&mut one_stmt, &mut one_slots), run, *set)?;
+                n += one_stmt.raw_execute()?;
+            }
+            n
+        };
+        outcome.inserted += inserted as u64;
+        outcome.duplicates += (chunk.len() - inserted) as u64;
+        stored.clear();
+        if inserted == chunk.len() {
+            let first = tx.last_insert_rowid() - (inserted as i64 - 1);
+            if first != last_id + 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "new runs got row ids from {first}, expected {}",
+                    last_id + 1
+                )));
+            }
+            stored.extend((first..).zip(chunk.iter().copied()));
+        } else if inserted > 0 {
+            stored_runs(tx, last_id, chunk, &mut stored)?;
+        }
+        for &(id, run) in &stored {
+            // `encode` rejects runs with more than MAX_CHILDREN of either.
+            let base = child_base(id)?;
+            messages.extend((base..).zip(&run.messages));
+            tool_calls.extend((base..).zip(&run.tool_calls));
+            last_id = id;
+        }
+    }
+    insert_children(tx, message_sql, "messages", &messages, bind_message)?;
+    insert_children(tx, tool_sql, "tool_calls", &tool_calls, bind_tool_call)?;
+    Ok(outcome)
+}
+
+/// The row ids of the runs of `chunk` that were inserted (the others were duplicates): the
+/// rows above `last_id`, in the order of the chunk.
+fn stored_runs<'v>(
+    tx: &Transaction<'_>,
+    last_id: i64,
+    chunk: &[&'v EncodedRun],
+    out: &mut Vec<(i64, &'v EncodedRun)>,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached("SELECT id, run_id FROM runs WHERE id > ?1 ORDER BY id")?;
+    let mut rows = stmt.query([last_id])?;
+    let mut runs = chunk.iter();
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let run_id: Vec<u8> = row.get(1)?;
+        // The inserted runs come back in the chunk's order; skipped ones are missing.
+        let Some(run) = runs.find(|r| r.run_id.0.as_bytes().as_slice() == run_id.as_slice()) else {
+            return Err(StoreError::Corrupt(format!(
+                "run row {id} is not one of the runs just inserted"
+            )));
+        };
+        out.push((id, run));
+    }
+    Ok(())
+}
+
+/// Inserts child rows, a multi-row statement at a time; every row must be inserted.
+fn insert_children<'v, T>(
+    tx: &Transaction<'_>,
+    sql: &Inserts,
+    table: &str,
+    rows: &[Child<'v, T>],
+    bind: fn(&mut Binder<'_, '_, 'v>, i64, &'v T) -> Result<()>,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut chunk_stmt = tx.prepare_cached(&sql.chunk)?;
+    let mut one_stmt = tx.prepare_cached(&sql.one)?;
+    let mut chunk_slots: Vec<Bound<'v>> = slots(sql.params * sql.rows);
+    let mut one_slots: Vec<Bound<'v>> = slots(sql.params);
+    for chunk in rows.chunks(sql.rows) {
+        let inserted = if chunk.len() == sql.rows {
+            let mut b = Binder::new(&mut chunk_stmt, &mut chunk_slots);
+            for &(key, row) in chunk {
+                bind(&mut b, key, row)?;
+            }
+            chunk_stmt.raw_execute()?
+        } else {
+            let mut n = 0;
+            for &(key, row) in chunk {
+                bind(&mut Binder::new(&mut one_stmt, &mut one_slots), key, row)?;
+                n += one_stmt.raw_execute()?;
+            }
+            n
+        };
+        if inserted != chunk.len() {
+            return Err(StoreError::Corrupt(format!(
+                "`{table}` already has rows with the keys of new runs (left from deleted \
+                 runs?): {} of {} rows not inserted",
+                chunk.len() - inserted,
+                chunk.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The first child id of the run with row id `id`.
 fn child_base(id: i64) -> Result<i64> {
     if (0..=MAX_RUN_ROW_ID).contains(&id) {
@@ -191,7 +348,7 @@ fn child_base(id: i64) -> Result<i64> {
     }
 }
 
-fn bind_message(b: &mut Binder<'_, '_>, id: i64, m: &EncodedMessage) -> Result<()> {
+fn bind_message<'v>(b: &mut Binder<'_, '_, 'v>, id: i64, m: &'v EncodedMessage) -> Result<()> {
     b.bind(id)?;
     b.bind(m.role.as_deref())?;
     b.bind(m.provider.as_deref())?;
@@ -206,7 +363,7 @@ fn bind_message(b: &mut Binder<'_, '_>, id: i64, m: &EncodedMessage) -> Result<(
     b.bind(m.extra.as_deref())
 }
 
-fn bind_tool_call(b: &mut Binder<'_, '_>, id: i64, t: &EncodedToolCall) -> Result<()> {
+fn bind_tool_call<'v>(b: &mut Binder<'_, '_, 'v>, id: i64, t: &'v EncodedToolCall) -> Result<()> {
     b.bind(id)?;
     b.bind(t.name.as_str())?;
     b.bind(t.started_at)?;
@@ -215,7 +372,11 @@ fn bind_tool_call(b: &mut Binder<'_, '_>, id: i64, t: &EncodedToolCall) -> Resul
     b.bind(t.error_class.as_deref())
 }
 
-fn bind_run(b: &mut Binder<'_, '_>, run: &EncodedRun, label_set: Option<i64>) -> Result<()> {
+fn bind_run<'v>(
+    b: &mut Binder<'_, '_, 'v>,
+    run: &'v EncodedRun,
+    label_set: Option<i64>,
+) -> Result<()> {
     b.bind(run.run_id.0.as_bytes().as_slice())?;
     b.bind(run.parent.as_ref().map(|p| p.0.as_bytes().as_slice()))?;
     b.bind(run.session.as_deref())?;

@@ -325,3 +325,98 @@ fn opening_checks_what_the_file_is() {
     let ro = Store::open_read_only(&good).unwrap();
     assert_eq!(ro.run_count().unwrap(), 0);
 }
+
+/// Runs with distinct children, labels on some, a session on some.
+fn varied_runs(n: u64) -> Vec<runmeta_core::run::RunRecord> {
+    (0..n)
+        .map(|i| {
+            let mut r = simple_run("a", at_secs(i64::try_from(i).unwrap()), 10 + i);
+            r.messages[0].model.as_mut().unwrap().id = format!("m{i}");
+            if i % 3 == 0 {
+                r.messages.push(r.messages[0].clone());
+                r.messages[1].model.as_mut().unwrap().id = format!("second{i}");
+            }
+            r.tool_calls[0].name = format!("t{i}");
+            if i % 5 == 0 {
+                r.tool_calls.clear();
+            }
+            if i % 4 == 0 {
+                r.metadata = None;
+            } else {
+                r.metadata = Some(metadata(["low", "high"][(i % 2) as usize], "pro", None));
+            }
+            r.session_id = (i % 2 == 0).then(|| Arc::from(format!("s{}", i / 8)));
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn large_batches_with_duplicates_keep_each_runs_children() {
+    let (dir, mut store) = temp_store();
+    let runs = varied_runs(150);
+    // Some runs are stored already; the batch repeats them, and repeats two of its own.
+    let earlier: Vec<_> = runs.iter().step_by(7).cloned().collect();
+    assert_eq!(store.insert(&earlier).unwrap().inserted, 22);
+    let mut batch = runs.clone();
+    batch.insert(40, runs[39].clone());
+    batch.push(runs[100].clone());
+    let summary = store.insert(&batch).unwrap();
+    assert_eq!(
+        (summary.inserted, summary.duplicates),
+        (150 - 22, 22 + 2),
+        "{summary:?}"
+    );
+    assert_eq!(store.run_count().unwrap(), 150);
+    for run in &runs {
+        let back = store.run(run.run_id).unwrap().expect("stored");
+        assert_eq!(back.messages, run.messages, "{}", run.run_id);
+        assert_eq!(back.tool_calls, run.tool_calls, "{}", run.run_id);
+        assert_eq!(back.to_json(), run.to_json());
+    }
+    // A batch of only run-level records (no children) and one of only duplicates.
+    let mut bare = varied_runs(70);
+    for r in &mut bare {
+        r.messages.clear();
+        r.tool_calls.clear();
+    }
+    assert_eq!(store.insert(&bare).unwrap().inserted, 70);
+    assert_eq!(store.insert(&bare).unwrap().duplicates, 70);
+    assert_eq!(store.run_count().unwrap(), 220);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let conn = rusqlite::Connection::open(dir.path().join("runs.db")).unwrap();
+    let dangling: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(dangling, 0);
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM messages WHERE run NOT IN (SELECT id FROM runs))
+                  + (SELECT count(*) FROM tool_calls WHERE run NOT IN (SELECT id FROM runs))",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+}
+
+#[test]
+fn children_keys_taken_by_leftover_rows_fail_the_batch() {
+    let (dir, mut store) = temp_store();
+    store.insert(&varied_runs(3)).unwrap();
+    // A tool call left behind by a deleted run with the next run's row id.
+    let conn = rusqlite::Connection::open(dir.path().join("runs.db")).unwrap();
+    conn.execute(
+        "INSERT INTO tool_calls (id, name, started_at, duration_ns, status)
+         VALUES ((SELECT max(id) + 1 FROM runs) << 20, 'left', 0, 0, 'success')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = store.insert(&varied_runs(40)[1..]).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    // The whole batch rolled back.
+    assert_eq!(store.run_count().unwrap(), 3);
+}
