@@ -47,10 +47,20 @@ pub(crate) fn unix_nanos_at(at: Instant) -> i64 {
 /// Now: the monotonic instant and the wall-clock time it stands for (derived, not read).
 pub(crate) fn now() -> (Instant, jiff::Timestamp) {
     let at = Instant::now();
-    let nanos = unix_nanos_at(at);
-    let time =
-        jiff::Timestamp::from_nanosecond(nanos.into()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    (at, time)
+    (at, timestamp(unix_nanos_at(at)))
+}
+
+/// The timestamp `nanos` Unix nanoseconds stand for, in 64-bit arithmetic
+/// (`Timestamp::from_nanosecond` takes an `i128`, whose division is a library call).
+fn timestamp(nanos: i64) -> jiff::Timestamp {
+    const NANOS_PER_SECOND: i64 = 1_000_000_000;
+    let (seconds, subsec) = (
+        nanos.div_euclid(NANOS_PER_SECOND),
+        nanos.rem_euclid(NANOS_PER_SECOND),
+    );
+    // `subsec` is in 0..1e9, so it fits an `i32`.
+    jiff::Timestamp::new(seconds, i32::try_from(subsec).unwrap_or(0))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 /// Calibrates the monotonic clock, so that no run pays for it.
@@ -86,6 +96,25 @@ mod tests {
         let b = unix_nanos_at(Instant::now());
         assert!(b - a >= 5_000_000, "{a} -> {b}");
         assert!(b - a < 1_000_000_000, "{a} -> {b}");
+    }
+
+    #[test]
+    fn timestamps_match_jiffs_own_conversion() {
+        for nanos in [
+            0,
+            1,
+            -1,
+            999_999_999,
+            1_000_000_000,
+            -1_000_000_001,
+            1_763_800_000_123_456_789,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let expected = jiff::Timestamp::from_nanosecond(nanos.into())
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            assert_eq!(timestamp(nanos), expected, "{nanos}");
+        }
     }
 
     #[test]
