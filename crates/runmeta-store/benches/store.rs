@@ -162,6 +162,7 @@ fn ingest(
     );
     let total = t.elapsed();
     let writer_cpu = thread_cpu_seconds("runmeta-store-w");
+    let checkpoint_cpu = thread_cpu_seconds("runmeta-store-c");
     let producer_cpu = cpu_seconds(std::path::Path::new("/proc/thread-self/stat"))
         .zip(producer_before)
         .map(|(after, before)| after - before);
@@ -175,6 +176,9 @@ fn ingest(
         stats.batches,
         enqueue.as_secs_f64(),
     );
+    if let Some(c) = checkpoint_cpu {
+        println!("  CPU: checkpoint thread (WAL copies, freeing batches) {c:.2} s");
+    }
     if let (Some(writer), Some(producer)) = (writer_cpu, producer_cpu) {
         println!(
             "  CPU: writer thread {writer:.2} s = {:.0} runs per writer-CPU-second (the rate \
