@@ -4,6 +4,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use super::counter::StripedCounter;
 use super::{RunRecord, Sink};
 
 type Enricher = Box<dyn Fn(&mut RunRecord) + Send + Sync>;
@@ -30,7 +31,7 @@ pub struct Collector {
     /// Some sink keeps records: hand records over behind an `Arc`.
     shared: bool,
     sink_panics: AtomicU64,
-    runs: AtomicU64,
+    runs: StripedCounter,
 }
 
 impl std::fmt::Debug for Collector {
@@ -39,7 +40,7 @@ impl std::fmt::Debug for Collector {
             .field("release", &self.release)
             .field("sinks", &self.sinks.len())
             .field("enrichers", &self.enrichers.len())
-            .field("runs", &self.runs.load(Ordering::Relaxed))
+            .field("runs", &self.runs.get())
             .field("sink_panics", &self.sink_panics.load(Ordering::Relaxed))
             .finish()
     }
@@ -85,7 +86,7 @@ impl CollectorBuilder {
             sinks: self.sinks,
             enrichers: self.enrichers,
             sink_panics: AtomicU64::new(0),
-            runs: AtomicU64::new(0),
+            runs: StripedCounter::default(),
         }
     }
 }
@@ -145,7 +146,7 @@ impl Collector {
             self.deliver(&record);
             return;
         }
-        self.runs.fetch_add(1, Ordering::Relaxed);
+        self.runs.add(1);
         for sink in &self.sinks {
             let delivered = if sink.keeps_records() {
                 catch_unwind(AssertUnwindSafe(|| sink.record_shared(&record)))
@@ -161,7 +162,7 @@ impl Collector {
     /// Hands a record to every sink (runs tracked with `#[track_run]` arrive here by
     /// themselves; this is for records built by hand or imported).
     pub fn deliver(&self, record: &RunRecord) {
-        self.runs.fetch_add(1, Ordering::Relaxed);
+        self.runs.add(1);
         for sink in &self.sinks {
             if catch_unwind(AssertUnwindSafe(|| sink.record(record))).is_err() {
                 self.sink_panics.fetch_add(1, Ordering::Relaxed);
@@ -181,7 +182,7 @@ impl Collector {
     /// Runs delivered so far.
     #[must_use]
     pub fn runs(&self) -> u64 {
-        self.runs.load(Ordering::Relaxed)
+        self.runs.get()
     }
 
     /// Panics caught in sinks and enrichers so far.

@@ -1,7 +1,6 @@
 //! An in-memory sink: the most recent runs, for tests, examples and small services.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{RunId, RunRecord, Sink};
@@ -22,8 +21,15 @@ use crate::metrics::{SessionMetrics, TeamMetrics};
 #[derive(Debug)]
 pub struct InMemorySink {
     capacity: usize,
-    records: Mutex<VecDeque<Arc<RunRecord>>>,
-    evicted: AtomicU64,
+    kept: Mutex<Kept>,
+}
+
+/// The runs and the eviction count, under one lock (the count is written with the runs, so
+/// it never needs a cache line of its own that threads would pass around).
+#[derive(Debug, Default)]
+struct Kept {
+    records: VecDeque<Arc<RunRecord>>,
+    evicted: u64,
 }
 
 impl InMemorySink {
@@ -32,15 +38,14 @@ impl InMemorySink {
     pub fn new(capacity: usize) -> Self {
         InMemorySink {
             capacity,
-            records: Mutex::new(VecDeque::new()),
-            evicted: AtomicU64::new(0),
+            kept: Mutex::new(Kept::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<RunRecord>>> {
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
         // A panic while holding the lock cannot leave the queue half-updated (push/pop are
         // atomic for our purposes), so a poisoned lock is safe to use.
-        self.records
+        self.kept
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -48,19 +53,23 @@ impl InMemorySink {
     /// A copy of the kept runs, oldest first.
     #[must_use]
     pub fn records(&self) -> Vec<RunRecord> {
-        self.lock().iter().map(|r| RunRecord::clone(r)).collect()
+        self.kept()
+            .records
+            .iter()
+            .map(|r| RunRecord::clone(r))
+            .collect()
     }
 
     /// The kept runs, oldest first, shared rather than copied.
     #[must_use]
     pub fn shared_records(&self) -> Vec<Arc<RunRecord>> {
-        self.lock().iter().cloned().collect()
+        self.kept().records.iter().cloned().collect()
     }
 
     /// Removes and returns the kept runs.
     #[must_use]
     pub fn take(&self) -> Vec<RunRecord> {
-        let taken: Vec<_> = self.lock().drain(..).collect();
+        let taken: Vec<_> = self.kept().records.drain(..).collect();
         taken
             .into_iter()
             .map(|r| Arc::try_unwrap(r).unwrap_or_else(|shared| RunRecord::clone(&shared)))
@@ -70,7 +79,8 @@ impl InMemorySink {
     /// The kept runs that match `f`.
     #[must_use]
     pub fn filter(&self, f: impl Fn(&RunRecord) -> bool) -> Vec<RunRecord> {
-        self.lock()
+        self.kept()
+            .records
             .iter()
             .filter(|r| f(r))
             .map(|r| RunRecord::clone(r))
@@ -80,7 +90,8 @@ impl InMemorySink {
     /// The run with this id, if kept.
     #[must_use]
     pub fn get(&self, run_id: RunId) -> Option<RunRecord> {
-        self.lock()
+        self.kept()
+            .records
             .iter()
             .find(|r| r.run_id == run_id)
             .map(|r| RunRecord::clone(r))
@@ -89,7 +100,7 @@ impl InMemorySink {
     /// Runs evicted to respect the capacity.
     #[must_use]
     pub fn evicted(&self) -> u64 {
-        self.evicted.load(Ordering::Relaxed)
+        self.kept().evicted
     }
 
     /// The rollup of a session's kept runs.
@@ -111,23 +122,24 @@ impl InMemorySink {
 impl InMemorySink {
     fn keep(&self, run: Arc<RunRecord>) {
         let evicted = {
-            let mut records = self.lock();
-            if self.capacity == 0 {
+            let mut kept = self.kept();
+            let evicted = if self.capacity == 0 {
                 Some(run)
             } else {
-                let evicted = if records.len() >= self.capacity {
-                    records.pop_front()
+                let evicted = if kept.records.len() >= self.capacity {
+                    kept.records.pop_front()
                 } else {
                     None
                 };
-                records.push_back(run);
+                kept.records.push_back(run);
                 evicted
-            }
+            };
+            kept.evicted += u64::from(evicted.is_some());
+            evicted
         };
         // The evicted record is let go of after the lock is released: back to this thread's
         // pool for the next run to reuse when this was its last reference.
         if let Some(evicted) = evicted {
-            self.evicted.fetch_add(1, Ordering::Relaxed);
             super::pool::recycle(evicted);
         }
     }

@@ -5,6 +5,7 @@ mod active;
 mod calls;
 mod clock;
 mod collector;
+mod counter;
 mod json;
 mod memory;
 mod outcome;
