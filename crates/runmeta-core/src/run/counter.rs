@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Slots per counter: threads beyond this share slots (still correct, merely contended).
-const SLOTS: usize = 8;
+pub(crate) const SLOTS: usize = 8;
 
 /// One slot, alone on its cache line pair (adjacent-line prefetch pairs 64-byte lines).
 #[derive(Default)]
@@ -21,8 +21,8 @@ pub(crate) struct StripedCounter {
     slots: [Slot; SLOTS],
 }
 
-/// This thread's slot index.
-fn slot_index() -> usize {
+/// This thread's slot index, in `0..SLOTS` (also the in-memory sink's slot).
+pub(crate) fn slot_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS;

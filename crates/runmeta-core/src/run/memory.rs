@@ -1,12 +1,20 @@
 //! An in-memory sink: the most recent runs, for tests, examples and small services.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::counter::{slot_index, SLOTS};
 use super::{RunId, RunRecord, Sink};
 use crate::metrics::{SessionMetrics, TeamMetrics};
 
-/// Keeps the last `capacity` runs in memory; older ones are evicted and counted.
+/// Keeps the last `capacity` runs of each thread slot in memory; older ones are evicted and
+/// counted.
+///
+/// Threads finishing runs at once never wait for one another: runs are kept per thread slot
+/// (threads are spread over 8 slots in the order they first finish a run, each slot under a
+/// lock of its own), and reads merge the slots by the runs' end times. So runs finished on
+/// one thread — the usual test — are exactly its last `capacity` runs, in order; from many
+/// threads the sink keeps the last `capacity` of each slot, at most `8 × capacity` runs.
 ///
 /// ```
 /// use runmeta_core::run::{InMemorySink, RunRecord, Sink};
@@ -21,40 +29,83 @@ use crate::metrics::{SessionMetrics, TeamMetrics};
 #[derive(Debug)]
 pub struct InMemorySink {
     capacity: usize,
-    kept: Mutex<Kept>,
+    slots: [Slot; SLOTS],
 }
 
-/// The runs and the eviction count, under one lock (the count is written with the runs, so
-/// it never needs a cache line of its own that threads would pass around).
+/// One thread slot's runs and evictions, under a lock of its own, on cache lines of its own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Slot(Mutex<Kept>);
+
+/// A slot's runs (each with its end time, the order of a merged read) and eviction count.
 #[derive(Debug, Default)]
 struct Kept {
-    records: VecDeque<Arc<RunRecord>>,
+    records: VecDeque<(i128, Arc<RunRecord>)>,
     evicted: u64,
 }
 
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, Kept> {
+        // A panic while holding the lock cannot leave the queue half-updated (push/pop are
+        // atomic for our purposes), so a poisoned lock is safe to use.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// When a run ended, in Unix nanoseconds: the order of runs across slots.
+fn end_time(run: &RunRecord) -> i128 {
+    run.started_at
+        .as_nanosecond()
+        .saturating_add(i128::try_from(run.duration.as_nanos()).unwrap_or(i128::MAX))
+}
+
 impl InMemorySink {
-    /// A sink keeping at most `capacity` runs.
+    /// A sink keeping at most `capacity` runs per thread slot (see the type's docs).
     #[must_use]
     pub fn new(capacity: usize) -> Self {
         InMemorySink {
             capacity,
-            kept: Mutex::new(Kept::default()),
+            slots: Default::default(),
         }
     }
 
-    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
-        // A panic while holding the lock cannot leave the queue half-updated (push/pop are
-        // atomic for our purposes), so a poisoned lock is safe to use.
-        self.kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The kept runs, oldest (earliest end) first: each slot's runs in the order they were
+    /// kept, the slots merged by end time. `take` empties the slots as it reads them.
+    fn merged(&self, take: bool) -> Vec<Arc<RunRecord>> {
+        let mut slots: Vec<VecDeque<(i128, Arc<RunRecord>)>> = self
+            .slots
+            .iter()
+            .map(|slot| {
+                let mut kept = slot.lock();
+                if take {
+                    std::mem::take(&mut kept.records)
+                } else {
+                    kept.records.clone()
+                }
+            })
+            .filter(|records| !records.is_empty())
+            .collect();
+        let mut merged = Vec::with_capacity(slots.iter().map(VecDeque::len).sum());
+        // A k-way merge (not a sort): a slot's own order is kept even if a clock step made
+        // its end times go backwards.
+        while let Some(next) = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, records)| records.front().map(|(end, _)| (*end, i)))
+            .min()
+            .map(|(_, i)| i)
+        {
+            if let Some((_, run)) = slots[next].pop_front() {
+                merged.push(run);
+            }
+        }
+        merged
     }
 
     /// A copy of the kept runs, oldest first.
     #[must_use]
     pub fn records(&self) -> Vec<RunRecord> {
-        self.kept()
-            .records
+        self.merged(false)
             .iter()
             .map(|r| RunRecord::clone(r))
             .collect()
@@ -63,24 +114,22 @@ impl InMemorySink {
     /// The kept runs, oldest first, shared rather than copied.
     #[must_use]
     pub fn shared_records(&self) -> Vec<Arc<RunRecord>> {
-        self.kept().records.iter().cloned().collect()
+        self.merged(false)
     }
 
-    /// Removes and returns the kept runs.
+    /// Removes and returns the kept runs, oldest first.
     #[must_use]
     pub fn take(&self) -> Vec<RunRecord> {
-        let taken: Vec<_> = self.kept().records.drain(..).collect();
-        taken
+        self.merged(true)
             .into_iter()
             .map(|r| Arc::try_unwrap(r).unwrap_or_else(|shared| RunRecord::clone(&shared)))
             .collect()
     }
 
-    /// The kept runs that match `f`.
+    /// The kept runs that match `f`, oldest first.
     #[must_use]
     pub fn filter(&self, f: impl Fn(&RunRecord) -> bool) -> Vec<RunRecord> {
-        self.kept()
-            .records
+        self.merged(false)
             .iter()
             .filter(|r| f(r))
             .map(|r| RunRecord::clone(r))
@@ -90,17 +139,19 @@ impl InMemorySink {
     /// The run with this id, if kept.
     #[must_use]
     pub fn get(&self, run_id: RunId) -> Option<RunRecord> {
-        self.kept()
-            .records
-            .iter()
-            .find(|r| r.run_id == run_id)
-            .map(|r| RunRecord::clone(r))
+        self.slots.iter().find_map(|slot| {
+            slot.lock()
+                .records
+                .iter()
+                .find(|(_, r)| r.run_id == run_id)
+                .map(|(_, r)| RunRecord::clone(r))
+        })
     }
 
     /// Runs evicted to respect the capacity.
     #[must_use]
     pub fn evicted(&self) -> u64 {
-        self.kept().evicted
+        self.slots.iter().map(|slot| slot.lock().evicted).sum()
     }
 
     /// The rollup of a session's kept runs.
@@ -121,17 +172,18 @@ impl InMemorySink {
 
 impl InMemorySink {
     fn keep(&self, run: Arc<RunRecord>) {
+        let end = end_time(&run);
         let evicted = {
-            let mut kept = self.kept();
+            let mut kept = self.slots[slot_index()].lock();
             let evicted = if self.capacity == 0 {
                 Some(run)
             } else {
                 let evicted = if kept.records.len() >= self.capacity {
-                    kept.records.pop_front()
+                    kept.records.pop_front().map(|(_, r)| r)
                 } else {
                     None
                 };
-                kept.records.push_back(run);
+                kept.records.push_back((end, run));
                 evicted
             };
             kept.evicted += u64::from(evicted.is_some());
@@ -156,5 +208,62 @@ impl Sink for InMemorySink {
 
     fn keeps_records(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn run(agent: &'static str, end_second: i64) -> RunRecord {
+        let mut run = RunRecord::new(agent, jiff::Timestamp::from_second(end_second - 1).unwrap());
+        run.duration = Duration::from_secs(1);
+        run
+    }
+
+    #[test]
+    fn runs_of_several_threads_merge_by_end_time() {
+        let sink = InMemorySink::new(100);
+        std::thread::scope(|s| {
+            s.spawn(|| [1, 4, 5].map(|t| sink.record(&run("even", t * 10))));
+            s.spawn(|| [2, 3, 6].map(|t| sink.record(&run("odd", t * 10))));
+        });
+        let ends: Vec<i64> = sink
+            .records()
+            .iter()
+            .map(|r| (r.started_at.as_second() + 1) / 10)
+            .collect();
+        assert_eq!(ends, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(sink.take().len(), 6);
+        assert!(sink.records().is_empty());
+    }
+
+    #[test]
+    fn a_slot_keeps_its_order_even_when_end_times_go_backwards() {
+        let sink = InMemorySink::new(10);
+        for (agent, end) in [("a", 30), ("b", 10), ("c", 20)] {
+            sink.record(&run(agent, end));
+        }
+        let agents: Vec<_> = sink.records().into_iter().map(|r| r.agent).collect();
+        assert_eq!(agents, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn each_slot_keeps_its_last_runs() {
+        let sink = InMemorySink::new(3);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for t in 0..10 {
+                        sink.record(&run("x", t));
+                    }
+                });
+            }
+        });
+        let kept = sink.records().len();
+        // Two threads: one slot or two, each keeping its last 3 runs.
+        assert!(kept == 3 || kept == 6, "{kept}");
+        assert_eq!(sink.evicted(), 20 - kept as u64);
     }
 }

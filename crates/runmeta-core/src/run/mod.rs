@@ -25,8 +25,8 @@ pub use calls::{tool, tool_async, tool_async_classified, tool_classified, ModelC
 pub use collector::{flush, AlreadyInstalled, Collector, CollectorBuilder};
 pub use json::RecordJsonError;
 pub use memory::InMemorySink;
-pub(crate) use pool::reuse_metadata;
 pub use outcome::{short_type_name, ClassProbe, ErrorClass, Outcome, ViaErrorClass, ViaTypeName};
+pub(crate) use pool::reuse_metadata;
 pub use queued::{Overflow, QueueStats, QueuedSink};
 pub use record::{MetadataRecord, ModelBreakdown, RunId, RunRecord, RunStatus};
 pub use sink::Sink;
