@@ -27,6 +27,8 @@ type Enricher = Box<dyn Fn(&mut RunRecord) + Send + Sync>;
 pub struct Collector {
     pub(crate) release: Option<Arc<str>>,
     sinks: Vec<Box<dyn Sink>>,
+    /// Which sinks keep records (read once, at build): they get the `Arc`.
+    keeps: Vec<bool>,
     enrichers: Vec<Enricher>,
     /// Some sink keeps records: hand records over behind an `Arc`.
     shared: bool,
@@ -82,6 +84,7 @@ impl CollectorBuilder {
     pub fn build(self) -> Collector {
         Collector {
             release: self.release,
+            keeps: self.sinks.iter().map(|s| s.keeps_records()).collect(),
             shared: self.sinks.iter().any(|s| s.keeps_records()),
             sinks: self.sinks,
             enrichers: self.enrichers,
@@ -147,8 +150,8 @@ impl Collector {
             return;
         }
         self.runs.add(1);
-        for sink in &self.sinks {
-            let delivered = if sink.keeps_records() {
+        for (sink, &keeps) in self.sinks.iter().zip(&self.keeps) {
+            let delivered = if keeps {
                 catch_unwind(AssertUnwindSafe(|| sink.record_shared(&record)))
             } else {
                 catch_unwind(AssertUnwindSafe(|| sink.record(&record)))

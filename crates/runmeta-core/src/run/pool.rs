@@ -74,14 +74,13 @@ pub(crate) fn reuse_metadata<M: DynMetadata + Clone>(value: &M) -> Arc<dyn DynMe
     Arc::new(value.clone())
 }
 
-/// Takes the metadata value of the record the next run will reuse, if no one else holds it.
+/// Takes the metadata value out of the record the next run will reuse.
 fn take_metadata() -> Option<Arc<dyn DynMetadata>> {
     SPARE
         .try_with(|spare| {
             let mut spare = spare.try_borrow_mut().ok()?;
+            // Whether anyone else holds the value is `reuse_metadata`'s check, made once.
             let record = Arc::get_mut(spare.last_mut()?)?;
-            let value = &mut record.metadata.as_mut()?.value;
-            Arc::get_mut(value)?;
             record.metadata.take().map(|m| m.value)
         })
         .ok()
