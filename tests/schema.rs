@@ -227,6 +227,38 @@ fn redacted_values_never_leak() {
 }
 
 #[test]
+fn write_json_is_to_json_without_the_map() {
+    let mut run = SupportRun::from_json_str(REFERENCE).unwrap();
+    run.user_id = Some("user-SECRET".into());
+    run.ticket_id = "quote \" backslash \\ \u{1F600} \n".into();
+    run.environment = None;
+    let mut out = Vec::new();
+    runmeta::schema::DynMetadata::write_json(&run, &mut out).unwrap();
+    let written: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(written, serde_json::Value::Object(run.to_json()));
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        !text.contains("user-SECRET") && !text.contains("cust_abc123"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("environment"),
+        "absent fields are omitted: {text}"
+    );
+    // The type-erased default (through `to_json`) gives the same value.
+    let json = runmeta::schema::JsonMetadata {
+        values: run.to_json(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    runmeta::schema::DynMetadata::write_json(&json, &mut out).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+        written
+    );
+}
+
+#[test]
 fn unknown_keys_can_be_kept() {
     let doc = REFERENCE.replace("\"department\"", "\"experiment\": \"b\", \"department\"");
     assert!(SupportRun::from_json_str(&doc).is_err());

@@ -228,12 +228,15 @@ fn run_flags(run: &RunRecord, sla: &runmeta_core::sla::SlaOutcome) -> i64 {
 /// and removing keys again cost a third of `encode`.
 fn metadata_text(m: &runmeta_core::run::MetadataRecord) -> Option<String> {
     let meta = &*m.value;
-    let values = meta.to_json();
+    let (deadline, target) = (meta.sla_deadline(), meta.sla_target());
+    // The values as a map only when an SLA key must be found among them; else written
+    // straight from the metadata (no copy of every value).
+    let values = (deadline.is_some() || target.is_some()).then(|| meta.to_json());
     let mut head = Map::new();
     if let Some(errors) = &m.errors {
         head.insert("errors".into(), errors.to_json());
     }
-    if let Some(deadline) = meta.sla_deadline() {
+    if let (Some(deadline), Some(values)) = (deadline, &values) {
         // The key holding the deadline: the first string that reads as the same deadline.
         if let Some((key, _)) = values
             .iter()
@@ -242,7 +245,7 @@ fn metadata_text(m: &runmeta_core::run::MetadataRecord) -> Option<String> {
             head.insert("sla_deadline_key".into(), Value::String(key.clone()));
         }
     }
-    if let Some(target) = meta.sla_target() {
+    if let (Some(target), Some(values)) = (target, &values) {
         // The key holding the target: the first number that reads as the same duration.
         if let Some((key, _)) = values.iter().find(|(_, v)| {
             v.as_f64()
@@ -261,7 +264,10 @@ fn metadata_text(m: &runmeta_core::run::MetadataRecord) -> Option<String> {
         out.push(b',');
     }
     out.extend_from_slice(br#""values":"#);
-    serde_json::to_writer(&mut out, &values).ok()?;
+    match &values {
+        Some(values) => serde_json::to_writer(&mut out, values).ok()?,
+        None => meta.write_json(&mut out).ok()?,
+    }
     out.push(b'}');
     String::from_utf8(out).ok()
 }
@@ -428,6 +434,9 @@ mod tests {
         assert_eq!(parsed(&text), reference_text(&record(&json)));
         json.sla_deadline_key = None;
         json.sla_target_key = None;
+        // Without an SLA the values are written straight from the metadata.
+        let r = record(&json);
+        assert_eq!(parsed(&metadata_text(&r).unwrap()), reference_text(&r));
         json.values.clear();
         assert_eq!(metadata_text(&record(&json)).unwrap(), r#"{"values":{}}"#);
         let r = record(&json);

@@ -140,6 +140,14 @@ pub trait DynMetadata: std::any::Any + Send + Sync + fmt::Debug {
     fn label(&self, key: &str) -> Option<&str>;
     /// The values as JSON, redacted fields masked.
     fn to_json(&self) -> Map<String, Value>;
+    /// Writes the values as a JSON object — the same value as [`DynMetadata::to_json`], keys
+    /// in schema order — without building the map (what a store writes per run).
+    ///
+    /// # Errors
+    /// Only what `serde_json` reports writing to `out` (a `Vec` never fails).
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, &self.to_json())
+    }
     /// The deadline field marked `sla_deadline`, if set.
     fn sla_deadline(&self) -> Option<Deadline>;
     /// The duration field marked `sla_target_seconds`, if set.
@@ -164,6 +172,28 @@ impl<M: RunMetadata + fmt::Debug> DynMetadata for M {
     }
     fn to_json(&self) -> Map<String, Value> {
         RunMetadata::to_json(self)
+    }
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        out.push(b'{');
+        let mut first = true;
+        for (i, field) in M::SCHEMA.fields.iter().enumerate() {
+            let value = self.value_at(i);
+            if matches!(value, FieldValue::Absent) {
+                continue;
+            }
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, field.key)?;
+            out.push(b':');
+            match value {
+                _ if field.redact => serde_json::to_writer(&mut *out, REDACTED)?,
+                FieldValue::Str(s) | FieldValue::Enum(s) => serde_json::to_writer(&mut *out, s)?,
+                other => serde_json::to_writer(&mut *out, &other.to_json())?,
+            }
+        }
+        out.push(b'}');
+        Ok(())
     }
     fn sla_deadline(&self) -> Option<Deadline> {
         let index = M::SCHEMA.fields.iter().position(|f| f.sla_deadline)?;
@@ -229,6 +259,9 @@ impl DynMetadata for JsonMetadata {
     }
     fn to_json(&self) -> Map<String, Value> {
         self.values.clone()
+    }
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, &self.values)
     }
     fn sla_deadline(&self) -> Option<Deadline> {
         let key = self.sla_deadline_key.as_deref()?;
