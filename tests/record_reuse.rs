@@ -174,3 +174,39 @@ fn runs_on_many_threads_stay_apart() {
         other => panic!("unexpected agent {other}"),
     }
 }
+
+#[track_run(agent = "async_busy", metadata = meta)]
+async fn async_busy(meta: &Meta) -> Result<(), Failed> {
+    runmeta::record_usage(Usage::new(7, 3));
+    tokio::task::yield_now().await;
+    runmeta::set_stop_reason("handoff");
+    Err(Failed)
+}
+
+#[track_run(agent = "plain")]
+async fn async_plain() -> u32 {
+    tokio::task::yield_now().await;
+    7
+}
+
+#[test]
+fn async_runs_reuse_records_cleanly_too() {
+    let _turn = serial();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let meta = Meta {
+        tier: Tier::Free,
+        note: "async".into(),
+    };
+    for _ in 0..20 {
+        assert!(rt.block_on(async_busy(&meta)).is_err());
+        let run = last();
+        assert_eq!(run.agent, "async_busy");
+        assert_eq!(run.stop_reason, "handoff");
+        assert_eq!(run.metrics.usage.total_tokens, 10);
+        assert_eq!(run.label("tier"), Some("free"));
+        assert_eq!(rt.block_on(async_plain()), 7);
+        assert_plain(&last());
+    }
+}
