@@ -4,7 +4,7 @@
 //! feature) the `tracing` spans; every output is searched for it.
 #![allow(missing_docs)]
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 use runmeta::aggregate::{AggregatorConfig, AggregatorSink, GroupBy};
 use runmeta::metrics::Usage;
@@ -318,7 +318,7 @@ mod capture {
     use tracing::{Event, Subscriber};
     use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
-    use super::{Mutex, PoisonError};
+    use std::sync::{Mutex, PoisonError};
 
     static TEXT: Mutex<String> = Mutex::new(String::new());
 
