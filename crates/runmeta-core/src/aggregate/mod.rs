@@ -22,8 +22,11 @@
 //!   the exact nearest-rank percentile whatever the distribution; the tests check this by
 //!   property against an exact sort, heavy tails (Pareto, log-normal) included.
 //! - **Bounded memory**: only the buckets between the lowest and the highest recorded value
-//!   have a `u32` counter, capped at [`sketch::MAX_TRACKABLE`] (2^40): one sketch holds at
-//!   most [`sketch::WORST_CASE_BYTES`] = 8 964 bytes, typically 0.5–3 KiB.
+//!   have a counter, capped at [`sketch::MAX_TRACKABLE`] (2^40). Counters are `u16` until a
+//!   bucket passes 65 535 values, then the sketch's window is promoted to `u32` (no count is
+//!   lost or wrapped; a `u32` counter saturates): one sketch holds at most
+//!   [`sketch::WORST_CASE_BYTES`] = 8 964 bytes (promoted, every bucket; 4 482 in `u16`),
+//!   typically 0.25–3 KiB.
 //! - **Exact merges**: two sketches add counter by counter; merging two aggregators equals
 //!   aggregating the union of their runs (checked by property).
 //! - **Serializable**: a sketch serializes as its sparse `[value, count]` buckets, which reload
@@ -33,8 +36,8 @@
 //! - **Speed**: recording is a leading-zero count, a shift, a bounds check and an increment,
 //!   with no allocation once the value's range is covered. With many groups the cost is the
 //!   cache miss on the counter: 64 buckets per power of two (the fewest power-of-two layout
-//!   that keeps 1%) is half of what the HDR histogram kept, and a window of counters is a
-//!   quarter of its memory.
+//!   that keeps 1%) is half of what the HDR histogram kept, and a window of `u16` counters
+//!   an eighth of its memory (a quarter once promoted).
 //!
 //! DDSketch gives the same kind of relative-error guarantee with fewer buckets (a true
 //! logarithmic mapping, ≈ 35 per power of two at 1%), but its index costs a logarithm (or a

@@ -12,9 +12,14 @@
 //! position `max(1, ceil(q·n))`, is thus within 0.78% of the exact sample at that rank.
 //!
 //! The index of a value is a leading-zero count, a shift and an add. Counters live in one
-//! `Vec<u32>` covering only the buckets between the lowest and the highest recorded value
-//! (grown on demand in steps of 16 counters, one cache line), so recording a value already in
+//! dense window covering only the buckets between the lowest and the highest recorded value
+//! (grown on demand by one 64-byte cache line at a time), so recording a value already in
 //! range is a subtraction, a bounds check and an increment.
+//!
+//! Counters are `u16` (2 bytes) until one of them would pass 65 535; the whole window is then
+//! widened once to `u32` ("promoted") and keeps counting. Most sketches of a many-group
+//! aggregator never see 65 536 values in one bucket, so their counters take half the memory
+//! (and half the cache) of `u32` counters; no count is ever lost or wrapped.
 
 use std::fmt;
 
@@ -34,21 +39,25 @@ pub const EXACT_BELOW: u64 = 2 << SUB_BUCKET_BITS;
 /// `1/128` (0.78%).
 pub const RELATIVE_ERROR: f64 = 1.0 / (2u64 << SUB_BUCKET_BITS) as f64;
 
-/// Bytes per counter: counters are `u32`, so one bucket of one sketch saturates (stops
-/// counting, never wraps) at 4 294 967 295 values.
+/// Bytes per counter of a sketch whose counters all stayed at most 65 535 (`u16`).
+pub const NARROW_COUNTER_BYTES: usize = 2;
+
+/// Bytes per counter once a sketch is promoted (`u32`): the widest counter. One bucket of one
+/// sketch saturates (stops counting, never wraps) at 4 294 967 295 values.
 pub const COUNTER_BYTES: usize = 4;
 
 /// Buckets from 0 up to [`MAX_TRACKABLE`]: the most counters one sketch ever holds (2 241).
 pub const WORST_CASE_COUNTERS: usize = bucket_index(MAX_TRACKABLE) as usize + 1;
 
 /// The most bytes of counters one sketch holds: `WORST_CASE_COUNTERS * COUNTER_BYTES`
-/// (8 964 bytes, 8.75 KiB). Typical sketches hold far less: only the buckets between the
-/// lowest and highest recorded value are allocated (latencies of 50 ms to 60 s in µs: 704
-/// counters, 2.75 KiB).
+/// (8 964 bytes, 8.75 KiB), reached only by a promoted sketch covering every bucket; with
+/// `u16` counters at most 4 482 bytes. Typical sketches hold far less: only the buckets
+/// between the lowest and highest recorded value are allocated (latencies of 50 ms to 60 s
+/// in µs: 704 counters, 1.4 KiB in `u16`, 2.75 KiB once promoted).
 pub const WORST_CASE_BYTES: usize = WORST_CASE_COUNTERS * COUNTER_BYTES;
 
-/// Counters added at once when the window grows: one 64-byte cache line.
-const GROW_STEP: u32 = 16;
+/// Bytes added at once when the window grows: one cache line (32 `u16` or 16 `u32` counters).
+const GROW_BYTES: usize = 64;
 
 /// The bucket of `v` (which must be at most [`MAX_TRACKABLE`] for the index to be in range).
 #[inline]
@@ -89,6 +98,41 @@ pub const fn bucket_high(i: u32) -> u64 {
     low + width - 1
 }
 
+/// The counter window: buckets `offset .. offset + counts.len()`, `u16` until a counter would
+/// pass `u16::MAX`, then `u32`. A boxed slice, the offset and the tag share 24 bytes.
+#[derive(Clone)]
+enum Counts {
+    Narrow(Box<[u16]>, u32),
+    Wide(Box<[u32]>, u32),
+}
+
+/// A copy of `old` (covering buckets from `offset`) widened to cover `lo..=hi`, rounded out
+/// to whole cache lines of counters and clamped to the worst case; `None` when `old` already
+/// covers them.
+fn regrow<T: Copy + Default>(old: &[T], offset: u32, lo: u32, hi: u32) -> Option<(Box<[T]>, u32)> {
+    let end = offset + old.len() as u32;
+    if !old.is_empty() && lo >= offset && hi < end {
+        return None;
+    }
+    let step = (GROW_BYTES / std::mem::size_of::<T>()) as u32;
+    let (new_lo, new_end) = if old.is_empty() {
+        (lo, hi + 1)
+    } else {
+        (lo.min(offset), (hi + 1).max(end))
+    };
+    let new_lo = new_lo - new_lo % step;
+    let new_end = new_end
+        .div_ceil(step)
+        .saturating_mul(step)
+        .min(WORST_CASE_COUNTERS as u32);
+    let mut counts = vec![T::default(); (new_end - new_lo) as usize].into_boxed_slice();
+    if !old.is_empty() {
+        let at = (offset - new_lo) as usize;
+        counts[at..at + old.len()].copy_from_slice(old);
+    }
+    Some((counts, new_lo))
+}
+
 /// A distribution of non-negative integers (microseconds, tokens) with bounded memory and
 /// quantiles within 1% relative error (0.78% at most).
 ///
@@ -105,13 +149,16 @@ pub const fn bucket_high(i: u32) -> u64 {
 /// let p95 = s.quantile(0.95).unwrap();
 /// assert!((950 * 99 / 100..=950 * 101 / 100).contains(&p95));
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Sketch {
-    /// Counters of buckets `offset .. offset + counts.len()`. A boxed slice and no running
-    /// total: 24 bytes per sketch, one store per recorded value.
-    counts: Box<[u32]>,
-    /// The bucket index of `counts[0]`.
-    offset: u32,
+    /// No running total: 24 bytes per sketch, one store per recorded value.
+    counts: Counts,
+}
+
+impl Default for Sketch {
+    fn default() -> Self {
+        Sketch::new()
+    }
 }
 
 impl Sketch {
@@ -119,8 +166,7 @@ impl Sketch {
     #[must_use]
     pub fn new() -> Self {
         Sketch {
-            counts: Box::default(),
-            offset: 0,
+            counts: Counts::Narrow(Box::default(), 0),
         }
     }
 
@@ -128,11 +174,31 @@ impl Sketch {
     #[inline]
     pub fn record(&mut self, value: u64) {
         let i = bucket_index(value.min(MAX_TRACKABLE));
-        let rel = i.wrapping_sub(self.offset) as usize;
-        match self.counts.get_mut(rel) {
-            Some(c) if *c < u32::MAX => *c += 1,
-            _ => self.add_slow(i, 1),
+        if let Counts::Narrow(counts, offset) = &mut self.counts {
+            if let Some(c) = counts.get_mut(i.wrapping_sub(*offset) as usize) {
+                if *c < u16::MAX {
+                    *c += 1;
+                    return;
+                }
+            }
         }
+        self.record_wide(i);
+    }
+
+    /// Records into bucket `i` a value that [`Sketch::record`]'s `u16` fast path did not
+    /// take: a promoted sketch (out of line, so that the fast path stays small enough to be
+    /// inlined and unrolled by callers), else a window to grow or a promotion.
+    #[inline(never)]
+    fn record_wide(&mut self, i: u32) {
+        if let Counts::Wide(counts, offset) = &mut self.counts {
+            if let Some(c) = counts.get_mut(i.wrapping_sub(*offset) as usize) {
+                if *c < u32::MAX {
+                    *c += 1;
+                    return;
+                }
+            }
+        }
+        self.add_slow(i, 1);
     }
 
     /// Records `count` occurrences of a value.
@@ -143,54 +209,103 @@ impl Sketch {
         }
     }
 
-    /// Adds `n` to bucket `i`, growing the window; a full counter saturates.
+    /// Adds `n` to bucket `i`, growing the window and promoting the counters to `u32` when
+    /// needed; a full `u32` counter saturates.
     #[cold]
     fn add_slow(&mut self, i: u32, n: u64) {
         self.cover(i, i);
-        let c = &mut self.counts[(i - self.offset) as usize];
-        let room = u64::from(u32::MAX - *c);
-        let n = n.min(room);
-        // n ≤ room ≤ u32::MAX.
-        *c += n as u32;
+        self.add_covered(i, n);
+    }
+
+    /// Adds `n` to bucket `i`, which the window covers.
+    fn add_covered(&mut self, i: u32, n: u64) {
+        if let Counts::Narrow(counts, offset) = &mut self.counts {
+            let c = &mut counts[(i - *offset) as usize];
+            match u16::try_from(u64::from(*c) + n) {
+                Ok(sum) => {
+                    *c = sum;
+                    return;
+                }
+                Err(_) => self.promote(),
+            }
+        }
+        if let Counts::Wide(counts, offset) = &mut self.counts {
+            let c = &mut counts[(i - *offset) as usize];
+            // The sum saturates at u32::MAX, so the cast keeps it.
+            *c = (u64::from(*c) + n).min(u64::from(u32::MAX)) as u32;
+        }
+    }
+
+    /// Widens the counters to `u32` (same window).
+    fn promote(&mut self) {
+        if let Counts::Narrow(counts, offset) = &self.counts {
+            let wide = counts.iter().map(|&c| u32::from(c)).collect();
+            self.counts = Counts::Wide(wide, *offset);
+        }
     }
 
     /// Grows the window to cover buckets `lo..=hi` (rounded out to whole cache lines, within
     /// the worst case).
     fn cover(&mut self, lo: u32, hi: u32) {
-        let end = self.offset + self.counts.len() as u32;
-        if !self.counts.is_empty() && lo >= self.offset && hi < end {
-            return;
+        match &mut self.counts {
+            Counts::Narrow(counts, offset) => {
+                if let Some((c, o)) = regrow(counts, *offset, lo, hi) {
+                    (*counts, *offset) = (c, o);
+                }
+            }
+            Counts::Wide(counts, offset) => {
+                if let Some((c, o)) = regrow(counts, *offset, lo, hi) {
+                    (*counts, *offset) = (c, o);
+                }
+            }
         }
-        let max_end = WORST_CASE_COUNTERS as u32;
-        let (new_lo, new_end) = if self.counts.is_empty() {
-            (lo, hi + 1)
-        } else {
-            (lo.min(self.offset), (hi + 1).max(end))
-        };
-        let new_lo = new_lo - new_lo % GROW_STEP;
-        let new_end = new_end
-            .div_ceil(GROW_STEP)
-            .saturating_mul(GROW_STEP)
-            .min(max_end);
-        let mut counts = vec![0u32; (new_end - new_lo) as usize].into_boxed_slice();
-        let at = (self.offset.wrapping_sub(new_lo)) as usize;
-        if !self.counts.is_empty() {
-            counts[at..at + self.counts.len()].copy_from_slice(&self.counts);
+    }
+
+    /// Counters in the window.
+    fn len(&self) -> usize {
+        match &self.counts {
+            Counts::Narrow(c, _) => c.len(),
+            Counts::Wide(c, _) => c.len(),
         }
-        self.counts = counts;
-        self.offset = new_lo;
+    }
+
+    /// The count of the window's `j`-th counter.
+    fn at(&self, j: usize) -> u64 {
+        match &self.counts {
+            Counts::Narrow(c, _) => u64::from(c[j]),
+            Counts::Wide(c, _) => u64::from(c[j]),
+        }
+    }
+
+    /// The bucket index of the window's first counter.
+    fn offset(&self) -> u32 {
+        match self.counts {
+            Counts::Narrow(_, o) | Counts::Wide(_, o) => o,
+        }
+    }
+
+    /// True once the counters were widened to `u32` (a bucket passed 65 535 values).
+    #[must_use]
+    pub fn is_promoted(&self) -> bool {
+        matches!(self.counts, Counts::Wide(..))
     }
 
     /// Number of recorded values.
     #[must_use]
     pub fn count(&self) -> u64 {
-        self.counts.iter().map(|&c| u64::from(c)).sum()
+        match &self.counts {
+            Counts::Narrow(c, _) => c.iter().map(|&c| u64::from(c)).sum(),
+            Counts::Wide(c, _) => c.iter().map(|&c| u64::from(c)).sum(),
+        }
     }
 
     /// True when nothing was recorded.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.counts.iter().all(|&c| c == 0)
+        match &self.counts {
+            Counts::Narrow(c, _) => c.iter().all(|&c| c == 0),
+            Counts::Wide(c, _) => c.iter().all(|&c| c == 0),
+        }
     }
 
     /// The value at quantile `q` (0.0..=1.0, nearest rank), within 1% of the exact sample;
@@ -239,7 +354,8 @@ impl Sketch {
         self.nonzero().next_back().map(|(i, _)| bucket_value(i))
     }
 
-    /// Adds every value of `other` to this sketch.
+    /// Adds every value of `other` to this sketch (promoting this one's counters when a sum
+    /// passes 65 535; a `u32` counter saturates).
     pub fn merge(&mut self, other: &Sketch) {
         let (Some((first, _)), Some((last, _))) =
             (other.nonzero().next(), other.nonzero().next_back())
@@ -248,27 +364,26 @@ impl Sketch {
         };
         self.cover(first, last);
         for (i, n) in other.nonzero() {
-            let c = &mut self.counts[(i - self.offset) as usize];
-            // n ≤ u32::MAX: it comes from a u32 counter.
-            let add = (n as u32).min(u32::MAX - *c);
-            *c += add;
+            self.add_covered(i, n);
         }
     }
 
     /// Heap bytes held by the counters; at most [`WORST_CASE_BYTES`].
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        self.counts.len() * COUNTER_BYTES
+        match &self.counts {
+            Counts::Narrow(c, _) => c.len() * NARROW_COUNTER_BYTES,
+            Counts::Wide(c, _) => c.len() * COUNTER_BYTES,
+        }
     }
 
     /// The non-empty buckets as `(bucket index, count)`, ascending.
     fn nonzero(&self) -> impl DoubleEndedIterator<Item = (u32, u64)> + '_ {
-        let offset = self.offset;
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c > 0)
-            .map(move |(j, &c)| (offset + j as u32, u64::from(c)))
+        let offset = self.offset();
+        (0..self.len()).filter_map(move |j| {
+            let c = self.at(j);
+            (c > 0).then_some((offset + j as u32, c))
+        })
     }
 
     /// The non-empty buckets as `(highest value of the bucket, count)`, ascending.
@@ -333,6 +448,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn header_stays_24_bytes() {
+        assert_eq!(std::mem::size_of::<Sketch>(), 24);
+        assert_eq!(std::mem::size_of::<Option<Sketch>>(), 24);
+    }
+
+    #[test]
     fn empty_sketch_has_no_quantiles() {
         let s = Sketch::new();
         assert_eq!(s.quantile(0.5), None);
@@ -393,14 +514,19 @@ mod tests {
         let mut s = Sketch::new();
         s.record(1_000_000);
         let one = s.memory_bytes();
-        assert_eq!(one, GROW_STEP as usize * COUNTER_BYTES);
+        assert_eq!(one, GROW_BYTES);
         s.record(10);
         s.record(u64::MAX);
-        assert_eq!(s.memory_bytes(), WORST_CASE_BYTES);
+        assert_eq!(s.memory_bytes(), WORST_CASE_COUNTERS * NARROW_COUNTER_BYTES);
         assert_eq!(
             s.quantiles([0.0, 0.5]),
             Some([10, bucket_value(bucket_index(1_000_000))])
         );
+        // Promoted, the full window is the worst case.
+        s.record_n(10, u64::from(u16::MAX));
+        assert!(s.is_promoted());
+        assert_eq!(s.memory_bytes(), WORST_CASE_BYTES);
+        assert_eq!(s.count(), 3 + u64::from(u16::MAX));
     }
 
     #[test]
