@@ -479,22 +479,12 @@ impl Store {
                 }
             }
             if batch.len() >= IMPORT_BATCH {
-                self.import_batch(&mut batch, &mut summary)?;
-                progress(ImportProgress {
-                    bytes,
-                    lines: summary.lines,
-                    imported: summary.imported,
-                });
+                self.import_batch(&mut batch, &mut summary, bytes, &mut progress)?;
             }
             Ok(())
         })?;
         summary.lines = lines;
-        self.import_batch(&mut batch, &mut summary)?;
-        progress(ImportProgress {
-            bytes,
-            lines: summary.lines,
-            imported: summary.imported,
-        });
+        self.import_batch(&mut batch, &mut summary, bytes, &mut progress)?;
         Ok(summary)
     }
 }

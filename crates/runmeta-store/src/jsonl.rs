@@ -175,36 +175,33 @@ impl Store {
                 }
             }
             if batch.len() >= IMPORT_BATCH {
-                self.import_batch(&mut batch, &mut summary)?;
-                progress(ImportProgress {
-                    bytes,
-                    lines: summary.lines,
-                    imported: summary.imported,
-                });
+                self.import_batch(&mut batch, &mut summary, bytes, &mut progress)?;
             }
         }
-        self.import_batch(&mut batch, &mut summary)?;
+        self.import_batch(&mut batch, &mut summary, bytes, &mut progress)?;
+        Ok(summary)
+    }
+
+    /// Stores parsed records in one transaction (none: nothing to store), then reports the
+    /// progress so far.
+    pub(crate) fn import_batch(
+        &mut self,
+        batch: &mut Vec<EncodedRun>,
+        summary: &mut ImportSummary,
+        bytes: u64,
+        progress: &mut impl FnMut(ImportProgress),
+    ) -> Result<()> {
+        if !batch.is_empty() {
+            let outcome = self.writer_mut().write_batch(batch.iter())?;
+            summary.imported += outcome.inserted;
+            summary.duplicates += outcome.duplicates;
+            batch.clear();
+        }
         progress(ImportProgress {
             bytes,
             lines: summary.lines,
             imported: summary.imported,
         });
-        Ok(summary)
-    }
-
-    /// Stores parsed records in one transaction.
-    pub(crate) fn import_batch(
-        &mut self,
-        batch: &mut Vec<EncodedRun>,
-        summary: &mut ImportSummary,
-    ) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let outcome = self.writer_mut().write_batch(batch.iter())?;
-        summary.imported += outcome.inserted;
-        summary.duplicates += outcome.duplicates;
-        batch.clear();
         Ok(())
     }
 }
