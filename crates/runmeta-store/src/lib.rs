@@ -39,6 +39,9 @@ mod encode;
 mod error;
 mod group;
 mod jsonl;
+#[cfg(test)]
+mod migrate_tests;
+mod migrations;
 mod query;
 mod read;
 mod report;

@@ -61,7 +61,11 @@ impl RunFilter {
         }
         let columns = [
             ("r.agent = ?", &self.agent),
-            ("r.session_id = ?", &self.session),
+            // The session's interned id (no session with that id: no run matches).
+            (
+                "r.session = (SELECT id FROM sessions WHERE session_id = ?)",
+                &self.session,
+            ),
             ("r.team = ?", &self.team),
             ("r.release = ?", &self.release),
         ];
@@ -185,9 +189,10 @@ pub struct RunPage {
     pub next: Option<RunId>,
 }
 
-pub(crate) const SUMMARY_COLUMNS: &str = "r.run_id, r.parent_run_id, r.session_id, r.agent, \
-    r.team, r.release, r.model, r.started_at, r.duration_ns, r.ttft_ns, r.status, \
-    r.stop_reason, r.error_class, r.input_tokens, r.output_tokens, r.total_tokens, \
+pub(crate) const SUMMARY_COLUMNS: &str = "r.run_id, r.parent_run_id, \
+    (SELECT session_id FROM sessions WHERE id = r.session), r.agent, r.team, r.release, \
+    r.model, r.started_at, r.duration_ns, r.ttft_ns, r.status, r.stop_reason, r.error_class, \
+    r.input_tokens, r.output_tokens, r.total_tokens, \
     r.cost_nanos, r.message_count, r.tool_call_count, r.tool_error_count, r.child_runs, \
     r.sla_breached, (SELECT canonical FROM label_sets WHERE id = r.label_set)";
 

@@ -16,9 +16,10 @@ use crate::schema::CHILD_SHIFT;
 use crate::Store;
 
 /// Every column of `runs` needed to rebuild a record, on alias `r`; `r.id` first.
-pub(crate) const RECORD_COLUMNS: &str = "r.id, r.run_id, r.parent_run_id, r.session_id, \
-    r.agent, r.team, r.release, r.started_at, r.duration_ns, r.model_time_ns, r.ttft_ns, \
-    r.status, r.stop_reason, r.error_class, r.input_tokens, r.output_tokens, r.total_tokens, \
+pub(crate) const RECORD_COLUMNS: &str = "r.id, r.run_id, r.parent_run_id, \
+    (SELECT session_id FROM sessions WHERE id = r.session), r.agent, r.team, r.release, \
+    r.started_at, r.duration_ns, r.model_time_ns, r.ttft_ns, r.status, r.stop_reason, \
+    r.error_class, r.input_tokens, r.output_tokens, r.total_tokens, \
     r.reasoning_tokens, r.cache_read_tokens, r.cache_write_tokens, r.audio_input_tokens, \
     r.audio_output_tokens, r.audio_total_tokens, r.cost_nanos, r.children_cost_nanos, \
     r.child_runs, r.unpriced_messages, r.meta_schema, r.meta_version, r.metadata, r.extra, \

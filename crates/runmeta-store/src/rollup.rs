@@ -87,10 +87,12 @@ impl Store {
         }
         let mut params = Vec::new();
         let mut conds = filter.conditions(&mut params);
-        conds.push("r.session_id IS NOT NULL");
+        conds.push("r.session IS NOT NULL");
+        // Grouped by the interned id (`runs_session` is on it), named through `sessions`.
         let sql = format!(
-            "SELECT r.session_id, max(r.started_at) AS last FROM runs r{} \
-             GROUP BY r.session_id ORDER BY last DESC, r.session_id LIMIT ?",
+            "SELECT s.session_id, max(r.started_at) AS last \
+             FROM runs r JOIN sessions s ON s.id = r.session{} \
+             GROUP BY r.session ORDER BY last DESC, s.session_id LIMIT ?",
             where_clause(&conds)
         );
         let mut list_params = params.clone();

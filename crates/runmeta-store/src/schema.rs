@@ -35,17 +35,29 @@
 //! uses the rowid range `id BETWEEN run << 20 AND (run << 20) | 0xFFFFF`. A run has at most
 //! 2^20 model calls and 2^20 tool calls (`encode` rejects more), and `runs.id` stays below
 //! 2^43.
+//!
+//! Version 4 interns session ids: `sessions(id INTEGER PRIMARY KEY, session_id TEXT UNIQUE)`
+//! holds each distinct session id once, and `runs.session` (the `sessions.id`, `NULL` without a
+//! session) replaces the text column `runs.session_id`. The index `runs_session` is on
+//! `(session, started_at)`: new sessions get increasing ids, so a new run's entry lands near
+//! the end of the index instead of anywhere in a tree of text keys (whose inserts cost more
+//! and more as the database grew: ~4.1 µs of writer time per run at 300 000 runs, ~5 µs at
+//! 1 000 000). The writer remembers recent session ids (`write::SessionCache`), so most runs
+//! need no lookup in `sessions`. Readers get the text back with
+//! `(SELECT session_id FROM sessions WHERE id = r.session)`; the migration numbers existing
+//! sessions in the order of their first run.
 
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::codec::int;
 use crate::error::{Result, StoreError};
+use crate::migrations::MIGRATIONS;
 
 /// `PRAGMA application_id` of a runmeta store ("RMTA").
 pub(crate) const APPLICATION_ID: i64 = 0x524D_5441;
 
 /// The newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `messages.id` and `tool_calls.id` are `(run << CHILD_SHIFT) | seq` (schema version 3).
 pub(crate) const CHILD_SHIFT: u32 = 20;
@@ -69,176 +81,6 @@ pub(crate) mod flags {
     /// The run's deadline was at risk at its start.
     pub const SLA_AT_RISK: i64 = 1 << 5;
 }
-
-/// Migrations: entry `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    r"
-CREATE TABLE runs (
-    id                  INTEGER PRIMARY KEY,
-    run_id              BLOB    NOT NULL UNIQUE,
-    parent_run_id       BLOB,
-    session_id          TEXT,
-    agent               TEXT    NOT NULL,
-    team                TEXT,
-    release             TEXT,
-    model               TEXT,
-    request_model       TEXT,
-    started_at          INTEGER NOT NULL,
-    duration_ns         INTEGER NOT NULL,
-    model_time_ns       INTEGER NOT NULL,
-    ttft_ns             INTEGER,
-    status              TEXT    NOT NULL,
-    stop_reason         TEXT    NOT NULL,
-    error_class         TEXT,
-    input_tokens        INTEGER NOT NULL,
-    output_tokens       INTEGER NOT NULL,
-    total_tokens        INTEGER NOT NULL,
-    reasoning_tokens    INTEGER NOT NULL,
-    cache_read_tokens   INTEGER NOT NULL,
-    cache_write_tokens  INTEGER NOT NULL,
-    audio_input_tokens  INTEGER NOT NULL,
-    audio_output_tokens INTEGER NOT NULL,
-    audio_total_tokens  INTEGER NOT NULL,
-    cost_nanos          INTEGER,
-    children_tokens     INTEGER NOT NULL,
-    children_cost_nanos INTEGER NOT NULL,
-    child_runs          INTEGER NOT NULL,
-    unpriced_messages   INTEGER NOT NULL,
-    message_count       INTEGER NOT NULL,
-    tool_call_count     INTEGER NOT NULL,
-    tool_error_count    INTEGER NOT NULL,
-    sla_breached        INTEGER,
-    sla_at_risk         INTEGER NOT NULL,
-    label_set           INTEGER REFERENCES label_sets(id),
-    meta_schema         TEXT,
-    meta_version        INTEGER,
-    meta_valid          INTEGER,
-    metadata            TEXT,
-    extra               TEXT
-);
-CREATE INDEX runs_started ON runs(started_at);
-CREATE INDEX runs_session ON runs(session_id, started_at) WHERE session_id IS NOT NULL;
-CREATE INDEX runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
-
-CREATE TABLE messages (
-    run                 INTEGER NOT NULL REFERENCES runs(id),
-    seq                 INTEGER NOT NULL,
-    role                TEXT,
-    provider            TEXT,
-    model               TEXT,
-    started_at          INTEGER,
-    duration_ns         INTEGER,
-    ttft_ns             INTEGER,
-    input_tokens        INTEGER NOT NULL,
-    output_tokens       INTEGER NOT NULL,
-    total_tokens        INTEGER NOT NULL,
-    reasoning_tokens    INTEGER NOT NULL,
-    cache_read_tokens   INTEGER NOT NULL,
-    cache_write_tokens  INTEGER NOT NULL,
-    audio_input_tokens  INTEGER NOT NULL,
-    audio_output_tokens INTEGER NOT NULL,
-    audio_total_tokens  INTEGER NOT NULL,
-    cost_nanos          INTEGER,
-    extra               TEXT,
-    PRIMARY KEY (run, seq)
-) WITHOUT ROWID;
-
-CREATE TABLE tool_calls (
-    run                 INTEGER NOT NULL REFERENCES runs(id),
-    seq                 INTEGER NOT NULL,
-    name                TEXT    NOT NULL,
-    started_at          INTEGER NOT NULL,
-    duration_ns         INTEGER NOT NULL,
-    status              TEXT    NOT NULL,
-    error_class         TEXT,
-    PRIMARY KEY (run, seq)
-) WITHOUT ROWID;
-
-CREATE TABLE label_sets (
-    id                  INTEGER PRIMARY KEY,
-    canonical           TEXT    NOT NULL UNIQUE
-);
-
-CREATE TABLE label_values (
-    set_id              INTEGER NOT NULL REFERENCES label_sets(id),
-    pos                 INTEGER NOT NULL,
-    key                 TEXT    NOT NULL,
-    value               TEXT    NOT NULL,
-    PRIMARY KEY (set_id, pos)
-) WITHOUT ROWID;
-CREATE INDEX label_values_kv ON label_values(key, value, set_id);
-
-CREATE VIEW run_labels(run_id, key, value) AS
-    SELECT r.run_id, l.key, l.value
-    FROM runs r JOIN label_values l ON l.set_id = r.label_set;
-",
-    r"
-ALTER TABLE runs ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
-UPDATE runs SET flags =
-      (CASE status WHEN 'success' THEN 0 WHEN 'error' THEN 1 WHEN 'panicked' THEN 2 ELSE 3 END)
-    | (CASE WHEN unpriced_messages > 0
-              OR (cost_nanos IS NULL AND (input_tokens + output_tokens + total_tokens
-                  + reasoning_tokens + cache_read_tokens + cache_write_tokens
-                  + audio_input_tokens + audio_output_tokens + audio_total_tokens) > 0)
-            THEN 4 ELSE 0 END)
-    | (CASE WHEN sla_breached IS NULL THEN 0 ELSE 8 END)
-    | (CASE WHEN sla_breached THEN 16 ELSE 0 END)
-    | (CASE WHEN sla_at_risk THEN 32 ELSE 0 END);
-",
-    // Version 3: children as rowid tables keyed by (run << 20) | seq. The rows are copied in
-    // key order (the old primary key's), so the new trees are built by appending.
-    r"
-CREATE TABLE messages_v3 (
-    id                  INTEGER PRIMARY KEY,
-    run                 INTEGER NOT NULL GENERATED ALWAYS AS (id >> 20) VIRTUAL,
-    seq                 INTEGER NOT NULL GENERATED ALWAYS AS (id & 1048575) VIRTUAL,
-    role                TEXT,
-    provider            TEXT,
-    model               TEXT,
-    started_at          INTEGER,
-    duration_ns         INTEGER,
-    ttft_ns             INTEGER,
-    input_tokens        INTEGER NOT NULL,
-    output_tokens       INTEGER NOT NULL,
-    total_tokens        INTEGER NOT NULL,
-    reasoning_tokens    INTEGER NOT NULL,
-    cache_read_tokens   INTEGER NOT NULL,
-    cache_write_tokens  INTEGER NOT NULL,
-    audio_input_tokens  INTEGER NOT NULL,
-    audio_output_tokens INTEGER NOT NULL,
-    audio_total_tokens  INTEGER NOT NULL,
-    cost_nanos          INTEGER,
-    extra               TEXT
-);
-INSERT INTO messages_v3 (id, role, provider, model, started_at, duration_ns, ttft_ns,
-    input_tokens, output_tokens, total_tokens, reasoning_tokens, cache_read_tokens,
-    cache_write_tokens, audio_input_tokens, audio_output_tokens, audio_total_tokens,
-    cost_nanos, extra)
-SELECT (run << 20) | seq, role, provider, model, started_at, duration_ns, ttft_ns,
-    input_tokens, output_tokens, total_tokens, reasoning_tokens, cache_read_tokens,
-    cache_write_tokens, audio_input_tokens, audio_output_tokens, audio_total_tokens,
-    cost_nanos, extra
-FROM messages ORDER BY run, seq;
-DROP TABLE messages;
-ALTER TABLE messages_v3 RENAME TO messages;
-
-CREATE TABLE tool_calls_v3 (
-    id                  INTEGER PRIMARY KEY,
-    run                 INTEGER NOT NULL GENERATED ALWAYS AS (id >> 20) VIRTUAL,
-    seq                 INTEGER NOT NULL GENERATED ALWAYS AS (id & 1048575) VIRTUAL,
-    name                TEXT    NOT NULL,
-    started_at          INTEGER NOT NULL,
-    duration_ns         INTEGER NOT NULL,
-    status              TEXT    NOT NULL,
-    error_class         TEXT
-);
-INSERT INTO tool_calls_v3 (id, name, started_at, duration_ns, status, error_class)
-SELECT (run << 20) | seq, name, started_at, duration_ns, status, error_class
-FROM tool_calls ORDER BY run, seq;
-DROP TABLE tool_calls;
-ALTER TABLE tool_calls_v3 RENAME TO tool_calls;
-",
-];
 
 /// Checks that run before migration `i` (from version `i`): the version 3 keys hold
 /// `seq < 2^20` and `run < 2^43`.
@@ -476,7 +318,7 @@ mod tests {
             .unwrap();
         }
         migrate(&mut conn, std::path::Path::new(":memory:")).unwrap();
-        assert_eq!(current_version(&conn).unwrap(), 3);
+        assert_eq!(current_version(&conn).unwrap(), SCHEMA_VERSION);
         let rows: Vec<(i64, i64, i64, String, i64, Option<String>)> = conn
             .prepare(
                 "SELECT id, run, seq, model, input_tokens, extra FROM messages ORDER BY run, seq",
@@ -570,6 +412,92 @@ mod tests {
         assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
         // Nothing changed: the migration's transaction rolled back.
         assert_eq!(current_version(&conn).unwrap(), 2);
+    }
+
+    /// A version 3 run: `session_id` is still text.
+    const V3_RUN: &str = "INSERT INTO runs (id, run_id, session_id, agent, started_at,
+        duration_ns, model_time_ns, status, stop_reason, input_tokens, output_tokens,
+        total_tokens, reasoning_tokens, cache_read_tokens, cache_write_tokens,
+        audio_input_tokens, audio_output_tokens, audio_total_tokens, cost_nanos,
+        children_tokens, children_cost_nanos, child_runs, unpriced_messages, message_count,
+        tool_call_count, tool_error_count, sla_breached, sla_at_risk)
+        VALUES (?1, ?2, ?3, 'a', ?4, 0, 0, 'success', 'completed', 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        NULL, 0, 0, 0, 0, 0, 0, 0, NULL, 0)";
+
+    #[test]
+    fn version_4_interns_the_sessions_of_a_version_3_database() {
+        let mut conn = database_at(3);
+        // Runs in sessions "b" (first seen), "a", "c", and runs without a session.
+        let runs: [(i64, Option<&str>, i64); 6] = [
+            (1, Some("b"), 50),
+            (2, None, 10),
+            (3, Some("a"), 30),
+            (4, Some("b"), 20),
+            (5, Some("c"), 40),
+            (6, None, 60),
+        ];
+        for (id, session, started) in runs {
+            conn.execute(
+                V3_RUN,
+                rusqlite::params![id, vec![id as u8], session, started],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn, std::path::Path::new(":memory:")).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), 4);
+        // Sessions numbered in the order of their first run.
+        let sessions: Vec<(i64, String)> = conn
+            .prepare("SELECT id, session_id FROM sessions ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            sessions,
+            vec![
+                (1, "b".to_owned()),
+                (2, "a".to_owned()),
+                (3, "c".to_owned())
+            ]
+        );
+        // Every run keeps its session (as text through `sessions`) and its start.
+        let back: Vec<(i64, Option<String>, i64)> = conn
+            .prepare(
+                "SELECT r.id, (SELECT session_id FROM sessions WHERE id = r.session), \
+                 r.started_at FROM runs r ORDER BY r.id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let expected: Vec<(i64, Option<String>, i64)> = runs
+            .iter()
+            .map(|&(id, s, t)| (id, s.map(str::to_owned), t))
+            .collect();
+        assert_eq!(back, expected);
+        // The text column is gone; the index is on the integer reference.
+        let old_column: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('runs') WHERE name = 'session_id')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!old_column);
+        let index: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_index_info('runs_session') ORDER BY seqno")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(index, ["session", "started_at"]);
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
     }
 
     #[test]

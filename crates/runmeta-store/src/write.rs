@@ -3,9 +3,12 @@
 //! Rows are inserted many per statement (`INSERT OR IGNORE ... VALUES (...), (...)`, see
 //! [`CHUNK`] and [`CHILD_CHUNK`]); parameters are bound in place, and only when they differ
 //! from what the statement holds (`bind`); the statements are cached on the connection.
+//! Label combinations and session ids are interned (`label_sets`, `sessions`); the writer
+//! remembers the ids it has seen, so most runs need no lookup.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
@@ -17,6 +20,9 @@ use crate::schema::{CHILD_SHIFT, MAX_RUN_ROW_ID};
 
 /// Most distinct label combinations remembered by a writer before its cache is reset.
 const LABEL_CACHE_LIMIT: usize = 100_000;
+
+/// Session ids per generation of a writer's [`SessionCache`].
+const SESSION_CACHE_GENERATION: usize = 32_768;
 
 /// What happened to the records of one batch.
 #[derive(Debug, Default)]
@@ -31,6 +37,45 @@ pub(crate) struct BatchOutcome {
 pub(crate) struct Writer {
     conn: Connection,
     label_sets: LabelCache,
+    sessions: SessionCache,
+}
+
+/// Session id text → `sessions.id`, for the sessions seen lately: two generations, the
+/// current one and the one before. A hit in the older one moves the session to the current
+/// one; when the current one is full, it becomes the older one (the sessions not seen in two
+/// generations are forgotten). A conversation's runs come close together, so the cache holds
+/// the active sessions in at most `2 × SESSION_CACHE_GENERATION` entries. Keys share the
+/// records' `Arc<str>` (no copy of the text); foldhash is seeded per process.
+#[derive(Default)]
+pub(crate) struct SessionCache {
+    current: HashMap<Arc<str>, i64, foldhash::fast::RandomState>,
+    older: HashMap<Arc<str>, i64, foldhash::fast::RandomState>,
+}
+
+impl SessionCache {
+    /// The remembered id of `session`.
+    fn get(&mut self, session: &Arc<str>) -> Option<i64> {
+        if let Some(&id) = self.current.get(&**session) {
+            return Some(id);
+        }
+        let (key, id) = self.older.remove_entry(&**session)?;
+        self.insert(key, id);
+        Some(id)
+    }
+
+    /// Remembers `session` as `id`.
+    fn insert(&mut self, session: Arc<str>, id: i64) {
+        if self.current.len() >= SESSION_CACHE_GENERATION {
+            self.older = std::mem::take(&mut self.current);
+        }
+        self.current.insert(session, id);
+    }
+
+    /// Forgets every session (their ids may have been rolled back).
+    fn clear(&mut self) {
+        self.current.clear();
+        self.older.clear();
+    }
 }
 
 /// Label combination → set id; foldhash is seeded per process, so hostile label values cannot
@@ -68,7 +113,7 @@ pub(crate) const CHILD_CHUNK: usize = 128;
 /// `runs` columns. No `id`: SQLite assigns `max(id) + 1` (an explicit `INTEGER PRIMARY KEY`
 /// value would make the multi-row statement keep a statement journal).
 const RUN_COLUMNS: &str = "
-    run_id, parent_run_id, session_id, agent, team, release, model, request_model,
+    run_id, parent_run_id, session, agent, team, release, model, request_model,
     started_at, duration_ns, model_time_ns, ttft_ns, status, stop_reason, error_class,
     input_tokens, output_tokens, total_tokens, reasoning_tokens, cache_read_tokens,
     cache_write_tokens, audio_input_tokens, audio_output_tokens, audio_total_tokens,
@@ -154,6 +199,7 @@ impl Writer {
         Writer {
             conn,
             label_sets: LabelCache::default(),
+            sessions: SessionCache::default(),
         }
     }
 
@@ -172,7 +218,7 @@ impl Writer {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let result = write_runs(&tx, &mut self.label_sets, &runs);
+        let result = write_runs(&tx, &mut self.label_sets, &mut self.sessions, &runs);
         match result.and_then(|outcome| tx.commit().map(|()| outcome).map_err(StoreError::from)) {
             Ok(outcome) => {
                 if self.label_sets.len() > LABEL_CACHE_LIMIT {
@@ -183,10 +229,18 @@ impl Writer {
             Err(e) => {
                 // Ids handed out inside the rolled-back transaction no longer exist.
                 self.label_sets.clear();
+                self.sessions.clear();
                 Err(e)
             }
         }
     }
+}
+
+/// A run's interned references: its label set and its session.
+#[derive(Clone, Copy)]
+struct Refs {
+    set: Option<i64>,
+    session: Option<i64>,
 }
 
 /// A child row to insert: its key and its values.
@@ -202,18 +256,25 @@ type Child<'a, T> = (i64, &'a T);
 fn write_runs<'v>(
     tx: &Transaction<'_>,
     cache: &mut LabelCache,
+    session_cache: &mut SessionCache,
     runs: &[&'v EncodedRun],
 ) -> Result<BatchOutcome> {
     let mut outcome = BatchOutcome::default();
     if runs.is_empty() {
         return Ok(outcome);
     }
+    // Each run's label set and session, ids resolved before the inserts.
     let mut sets = Vec::with_capacity(runs.len());
     for run in runs {
-        sets.push(match &run.labels {
+        let set = match &run.labels {
             Some(labels) => Some(label_set(tx, cache, labels)?),
             None => None,
-        });
+        };
+        let session = match &run.session {
+            Some(session) => Some(session_ref(tx, session_cache, session)?),
+            None => None,
+        };
+        sets.push(Refs { set, session });
     }
     let mut last_id: i64 = tx
         .prepare_cached("SELECT coalesce(max(id), 0) FROM runs")?
@@ -231,13 +292,13 @@ fn write_runs<'v>(
         let inserted = if chunk.len() == run_sql.rows {
             let mut b = Binder::new(&mut chunk_stmt, &mut chunk_slots);
             for (run, set) in rows {
-                bind_run(&mut b, run, *set)?;
+                bind_run(&mut b, run, set)?;
             }
             chunk_stmt.raw_execute()?
         } else {
             let mut n = 0;
             for (run, set) in rows {
-                bind_run(&mut Binder::new(&mut one_stmt, &mut one_slots), run, *set)?;
+                bind_run(&mut Binder::new(&mut one_stmt, &mut one_slots), run, set)?;
                 n += one_stmt.raw_execute()?;
             }
             n
@@ -372,14 +433,10 @@ fn bind_tool_call<'v>(b: &mut Binder<'_, '_, 'v>, id: i64, t: &'v EncodedToolCal
     b.bind(t.error_class.as_deref())
 }
 
-fn bind_run<'v>(
-    b: &mut Binder<'_, '_, 'v>,
-    run: &'v EncodedRun,
-    label_set: Option<i64>,
-) -> Result<()> {
+fn bind_run<'v>(b: &mut Binder<'_, '_, 'v>, run: &'v EncodedRun, refs: &Refs) -> Result<()> {
     b.bind(run.run_id.0.as_bytes().as_slice())?;
     b.bind(run.parent.as_ref().map(|p| p.0.as_bytes().as_slice()))?;
-    b.bind(run.session.as_deref())?;
+    b.bind(refs.session)?;
     b.bind(run.agent.as_ref())?;
     b.bind(run.team.as_deref())?;
     b.bind(run.release.as_deref())?;
@@ -405,7 +462,7 @@ fn bind_run<'v>(
     b.bind(run.tool_errors)?;
     b.bind(run.sla_breached)?;
     b.bind(run.sla_at_risk)?;
-    b.bind(label_set)?;
+    b.bind(refs.set)?;
     b.bind(run.meta_schema.as_deref())?;
     b.bind(run.meta_version)?;
     b.bind(run.meta_valid)?;
@@ -447,4 +504,54 @@ fn label_set(tx: &Transaction<'_>, cache: &mut LabelCache, labels: &Labels) -> R
         .or_default()
         .push((canonical.to_owned(), id));
     Ok(id)
+}
+
+/// The `sessions.id` of a session id, created on first use (new sessions get increasing ids,
+/// so the runs' session index grows at its end).
+fn session_ref(tx: &Transaction<'_>, cache: &mut SessionCache, session: &Arc<str>) -> Result<i64> {
+    if let Some(id) = cache.get(session) {
+        return Ok(id);
+    }
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO sessions (session_id) VALUES (?1) ON CONFLICT (session_id) DO NOTHING",
+        )?
+        .execute([&**session])?;
+    let id = if inserted == 1 {
+        tx.last_insert_rowid()
+    } else {
+        tx.prepare_cached("SELECT id FROM sessions WHERE session_id = ?1")?
+            .query_row([&**session], |r| r.get(0))?
+    };
+    cache.insert(Arc::clone(session), id);
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cache_keeps_two_generations_and_promotes_hits() {
+        let mut cache = SessionCache::default();
+        let key = |i: usize| Arc::<str>::from(format!("s{i}"));
+        cache.insert(key(0), 100);
+        for i in 1..SESSION_CACHE_GENERATION {
+            cache.insert(key(i), i as i64);
+        }
+        assert_eq!(cache.current.len(), SESSION_CACHE_GENERATION);
+        // A new generation starts; the full one is still found.
+        cache.insert(key(SESSION_CACHE_GENERATION), -1);
+        assert_eq!(cache.older.len(), SESSION_CACHE_GENERATION);
+        assert_eq!(cache.get(&key(0)), Some(100));
+        // The hit moved to the current generation: it outlives the next turnover.
+        assert!(cache.current.contains_key("s0") && !cache.older.contains_key("s0"));
+        for i in 0..SESSION_CACHE_GENERATION {
+            cache.insert(key(SESSION_CACHE_GENERATION + 1 + i), 0);
+        }
+        assert_eq!(cache.get(&key(0)), Some(100));
+        assert_eq!(cache.get(&key(5)), None);
+        cache.clear();
+        assert_eq!(cache.get(&key(0)), None);
+    }
 }

@@ -420,3 +420,43 @@ fn children_keys_taken_by_leftover_rows_fail_the_batch() {
     // The whole batch rolled back.
     assert_eq!(store.run_count().unwrap(), 3);
 }
+
+#[test]
+fn a_session_created_in_a_rolled_back_batch_is_created_again() {
+    let (dir, mut store) = temp_store();
+    store.insert(&varied_runs(3)).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("runs.db")).unwrap();
+    conn.execute(
+        "INSERT INTO tool_calls (id, name, started_at, duration_ns, status)
+         VALUES ((SELECT max(id) + 1 FROM runs) << 20, 'left', 0, 0, 'success')",
+        [],
+    )
+    .unwrap();
+    let mut runs = varied_runs(4)[1..].to_vec();
+    for r in &mut runs {
+        r.session_id = Some(Arc::from("s-rolled-back"));
+    }
+    // The batch creates the session, then fails and rolls back.
+    assert!(store.insert(&runs).is_err());
+    conn.execute("DELETE FROM tool_calls WHERE name = 'left'", [])
+        .unwrap();
+    // The writer does not reuse the rolled-back id: the session exists again, with its runs.
+    assert_eq!(store.insert(&runs).unwrap().inserted, 3);
+    let only = RunFilter {
+        session: Some("s-rolled-back".into()),
+        ..RunFilter::default()
+    };
+    let sessions = store.sessions(&only, 10).unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].runs, 3);
+    let back = store.run(runs[0].run_id).unwrap().unwrap();
+    assert_eq!(back.session_id.as_deref(), Some("s-rolled-back"));
+    let dangling: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM runs WHERE session NOT IN (SELECT id FROM sessions)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(dangling, 0);
+}
