@@ -109,6 +109,52 @@ impl<M: RunMetadata + Clone + std::fmt::Debug> MetadataArg for M {
     }
 }
 
+/// Picks how the derived `RunMetadata::__assign_from` copies one field ("autoref
+/// specialization", as [`ClassProbe`]): `(&AssignProbe::<T>::NEW).assign(..)` with both
+/// traits in scope resolves to [`AssignClone`] when `T: Clone`, else to [`AssignNone`].
+pub struct AssignProbe<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> AssignProbe<T> {
+    /// The probe.
+    pub const NEW: Self = AssignProbe(std::marker::PhantomData);
+}
+
+/// The `Clone` arm of [`AssignProbe`]: the field is assigned with `clone_from`.
+pub trait AssignClone<T> {
+    /// True: this field can be assigned.
+    fn can_assign(&self) -> bool;
+    /// `*dst = src.clone()`, reusing `dst`'s allocation where `T` can.
+    fn assign(&self, dst: &mut T, src: &T);
+}
+
+impl<T: Clone> AssignClone<T> for AssignProbe<T> {
+    #[inline]
+    fn can_assign(&self) -> bool {
+        true
+    }
+    #[inline]
+    fn assign(&self, dst: &mut T, src: &T) {
+        dst.clone_from(src);
+    }
+}
+
+/// The fallback arm of [`AssignProbe`]: `T` is not `Clone`, the value is cloned whole.
+pub trait AssignNone<T> {
+    /// False: this field cannot be assigned alone.
+    fn can_assign(&self) -> bool;
+    /// Does nothing (never called once `can_assign` said false).
+    fn assign(&self, dst: &mut T, src: &T);
+}
+
+impl<T> AssignNone<T> for &AssignProbe<T> {
+    #[inline]
+    fn can_assign(&self) -> bool {
+        false
+    }
+    #[inline]
+    fn assign(&self, _dst: &mut T, _src: &T) {}
+}
+
 /// The session id of `session = expr`.
 pub fn session_id<T: std::fmt::Display + ?Sized>(value: &T) -> std::sync::Arc<str> {
     std::sync::Arc::from(value.to_string())

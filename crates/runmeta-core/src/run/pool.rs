@@ -18,7 +18,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::{RunId, RunRecord};
-use crate::schema::DynMetadata;
+use crate::schema::{DynMetadata, RunMetadata};
 
 /// Records kept per thread.
 const KEEP: usize = 4;
@@ -60,14 +60,21 @@ fn take() -> Option<Arc<RunRecord>> {
 /// `value` cloned behind an `Arc`: into the metadata allocation of the record the next run on
 /// this thread will reuse when it holds the same type and no one else holds it, else into a
 /// new one.
-pub(crate) fn reuse_metadata<M: DynMetadata + Clone>(value: &M) -> Arc<dyn DynMetadata> {
+pub(crate) fn reuse_metadata<M>(value: &M) -> Arc<dyn DynMetadata>
+where
+    M: RunMetadata + DynMetadata + Clone,
+{
     if let Some(mut spare) = take_metadata() {
         let same_type = Arc::get_mut(&mut spare).and_then(|spare| {
             let spare: &mut dyn std::any::Any = spare;
             spare.downcast_mut::<M>()
         });
         if let Some(slot) = same_type {
-            slot.clone_from(value);
+            // Field by field, so the value's strings keep their buffers; a derived `Clone`'s
+            // `clone_from` would allocate them anew.
+            if !slot.__assign_from(value) {
+                slot.clone_from(value);
+            }
             return spare;
         }
     }

@@ -37,6 +37,16 @@ pub trait RunMetadata: Sized + Send + Sync + 'static {
     #[doc(hidden)]
     fn __index_of(key: &str) -> Option<usize>;
 
+    /// Makes `self` equal to `source` field by field, each with its own `Clone::clone_from`
+    /// (a `String` keeps its buffer): how a pooled run record takes the next run's metadata
+    /// without allocating. Returns `false`, changing nothing, when a field's type is not
+    /// `Clone`; the caller then clones the whole value. The derive implements it.
+    #[doc(hidden)]
+    fn __assign_from(&mut self, source: &Self) -> bool {
+        let _ = source;
+        false
+    }
+
     /// The label pairs `(key, value)`, without allocating.
     fn labels(&self) -> Labels<'_, Self> {
         Labels {

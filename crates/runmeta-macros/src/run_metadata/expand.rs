@@ -159,6 +159,17 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                         _ => ::core::option::Option::None,
                     }
                 }
+
+                fn __assign_from(&mut self, source: &Self) -> bool {
+                    #[allow(unused_imports)]
+                    use ::runmeta::__private::{AssignClone as _, AssignNone as _};
+                    if true #(&& (&::runmeta::__private::AssignProbe::<#types>::NEW).can_assign())* {
+                        #((&::runmeta::__private::AssignProbe::<#types>::NEW).assign(&mut self.#field_idents, &source.#field_idents);)*
+                        true
+                    } else {
+                        false
+                    }
+                }
             }
 
             #[automatically_derived]
