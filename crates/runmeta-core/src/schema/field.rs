@@ -194,6 +194,7 @@ impl MetadataField for String {
     fn value(&self) -> FieldValue<'_> {
         FieldValue::Str(self)
     }
+    #[inline]
     fn check(&self) -> Result<(), Problem> {
         if self.len() > MAX_STRING_BYTES {
             Err(Problem::StringTooLong {
@@ -375,6 +376,7 @@ impl<T: LabelField> LabelField for Option<T> {
 ///
 /// # Errors
 /// `OutOfRange` when the value is outside `min..=max`.
+#[inline]
 pub fn check_range<T: MetadataField>(
     value: &T,
     min: i128,
