@@ -25,10 +25,21 @@ pub(crate) struct StripedCounter {
 pub(crate) fn slot_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+        /// `SLOTS` (no slot yet) until this thread first asks.
+        static INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(SLOTS) };
     }
-    // During thread teardown: any slot will do.
-    INDEX.try_with(|i| *i).unwrap_or(0)
+    INDEX
+        .try_with(|index| {
+            let i = index.get();
+            if i < SLOTS {
+                return i;
+            }
+            let i = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+            index.set(i);
+            i
+        })
+        // During thread teardown: any slot will do.
+        .unwrap_or(0)
 }
 
 impl StripedCounter {

@@ -46,11 +46,13 @@ fn random_bits() -> [u8; 10] {
     use std::cell::Cell;
     use std::hash::{BuildHasher, Hasher};
     thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u64(std::process::id().into());
-            hasher.finish()
-        });
+        /// 0 until this thread's first id (a seed of 0 is taken as 1).
+        static STATE: Cell<u64> = const { Cell::new(0) };
+    }
+    fn seed() -> u64 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(std::process::id().into());
+        hasher.finish().max(1)
     }
     fn split_mix(state: &Cell<u64>) -> u64 {
         let next = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -60,7 +62,12 @@ fn random_bits() -> [u8; 10] {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    let (a, b) = STATE.with(|s| (split_mix(s), split_mix(s)));
+    let (a, b) = STATE.with(|s| {
+        if s.get() == 0 {
+            s.set(seed());
+        }
+        (split_mix(s), split_mix(s))
+    });
     let mut bytes = [0u8; 10];
     bytes[..8].copy_from_slice(&a.to_le_bytes());
     bytes[8..].copy_from_slice(&b.to_le_bytes()[..2]);
