@@ -4,6 +4,7 @@
 //! cargo bench -p runmeta-store --bench store
 //! RUNMETA_BENCH_RUNS=200000 cargo bench -p runmeta-store --bench store   # smaller
 //! RUNMETA_BENCH_INGEST_ONLY=1 cargo bench -p runmeta-store --bench store  # the two ingests
+//! RUNMETA_BENCH_RANDOM_SESSIONS=1 cargo bench -p runmeta-store --bench store  # random ids
 //! ```
 //!
 //! Prints one line per measurement. Targets: ingest ≥ 200 000 runs/s, report over 1 000 000
@@ -108,8 +109,27 @@ fn vary(r: &mut RunRecord, i: u64, rng: &mut Rng, start: Timestamp, metas: &[Met
     r.metadata = Some(metas[m].clone());
     // Four runs per session, as a conversation would have.
     if i.is_multiple_of(4) {
-        r.session_id = Some(Arc::from(format!("sess-{}", i / 4)));
+        r.session_id = Some(Arc::from(if random_sessions() {
+            // Like UUIDs: no order between one session's id and the next one's.
+            format!("{:016x}-{:016x}", mix(i / 4), mix(!(i / 4)))
+        } else {
+            format!("sess-{}", i / 4)
+        }));
     }
+}
+
+/// `RUNMETA_BENCH_RANDOM_SESSIONS=1`: session ids as random as UUIDs instead of `sess-N`
+/// (consecutive sessions then have neighbouring ids, which favours a text index).
+fn random_sessions() -> bool {
+    static RANDOM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *RANDOM.get_or_init(|| std::env::var_os("RUNMETA_BENCH_RANDOM_SESSIONS").is_some())
+}
+
+/// splitmix64's finalizer: a fixed, well-mixed function of `x`.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 /// CPU seconds (user + system) used so far by a thread, from its `stat` file (Linux).

@@ -13,7 +13,7 @@ use rusqlite::Statement;
 use crate::error::Result;
 
 /// What a parameter holds.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Bound<'v> {
     /// Not known (a fresh statement, or one whose bindings were cleared): always bind.
     Unknown,
@@ -21,6 +21,23 @@ pub(crate) enum Bound<'v> {
     Int(i64),
     Text(&'v str),
     Blob(&'v [u8]),
+}
+
+/// Equal values; text and blobs are the same when they are the same bytes in memory (values
+/// shared between runs: static strings, `Arc`s) before their contents are compared.
+impl PartialEq for Bound<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        fn same(a: &[u8], b: &[u8]) -> bool {
+            a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
+        }
+        match (self, other) {
+            (Bound::Unknown, Bound::Unknown) | (Bound::Null, Bound::Null) => true,
+            (Bound::Int(a), Bound::Int(b)) => a == b,
+            (Bound::Text(a), Bound::Text(b)) => same(a.as_bytes(), b.as_bytes()),
+            (Bound::Blob(a), Bound::Blob(b)) => same(a, b),
+            _ => false,
+        }
+    }
 }
 
 /// The memory of one statement's parameters: one slot per parameter, all unknown.

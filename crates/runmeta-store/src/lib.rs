@@ -38,6 +38,7 @@ mod codec;
 mod encode;
 mod error;
 mod group;
+mod intern;
 mod jsonl;
 #[cfg(test)]
 mod migrate_tests;

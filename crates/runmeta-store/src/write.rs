@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
@@ -16,13 +15,11 @@ use crate::bind::{slots, Binder, Bound};
 use crate::codec::int;
 use crate::encode::{EncodedMessage, EncodedRun, EncodedToolCall, Labels};
 use crate::error::{Result, StoreError};
+use crate::intern::{session_ids, SessionCache};
 use crate::schema::{CHILD_SHIFT, MAX_RUN_ROW_ID};
 
 /// Most distinct label combinations remembered by a writer before its cache is reset.
 const LABEL_CACHE_LIMIT: usize = 100_000;
-
-/// Session ids per generation of a writer's [`SessionCache`].
-const SESSION_CACHE_GENERATION: usize = 32_768;
 
 /// What happened to the records of one batch.
 #[derive(Debug, Default)]
@@ -38,44 +35,6 @@ pub(crate) struct Writer {
     conn: Connection,
     label_sets: LabelCache,
     sessions: SessionCache,
-}
-
-/// Session id text → `sessions.id`, for the sessions seen lately: two generations, the
-/// current one and the one before. A hit in the older one moves the session to the current
-/// one; when the current one is full, it becomes the older one (the sessions not seen in two
-/// generations are forgotten). A conversation's runs come close together, so the cache holds
-/// the active sessions in at most `2 × SESSION_CACHE_GENERATION` entries. Keys share the
-/// records' `Arc<str>` (no copy of the text); foldhash is seeded per process.
-#[derive(Default)]
-pub(crate) struct SessionCache {
-    current: HashMap<Arc<str>, i64, foldhash::fast::RandomState>,
-    older: HashMap<Arc<str>, i64, foldhash::fast::RandomState>,
-}
-
-impl SessionCache {
-    /// The remembered id of `session`.
-    fn get(&mut self, session: &Arc<str>) -> Option<i64> {
-        if let Some(&id) = self.current.get(&**session) {
-            return Some(id);
-        }
-        let (key, id) = self.older.remove_entry(&**session)?;
-        self.insert(key, id);
-        Some(id)
-    }
-
-    /// Remembers `session` as `id`.
-    fn insert(&mut self, session: Arc<str>, id: i64) {
-        if self.current.len() >= SESSION_CACHE_GENERATION {
-            self.older = std::mem::take(&mut self.current);
-        }
-        self.current.insert(session, id);
-    }
-
-    /// Forgets every session (their ids may have been rolled back).
-    fn clear(&mut self) {
-        self.current.clear();
-        self.older.clear();
-    }
 }
 
 /// Label combination → set id; foldhash is seeded per process, so hostile label values cannot
@@ -264,14 +223,11 @@ fn write_runs<'v>(
         return Ok(outcome);
     }
     // Each run's label set and session, ids resolved before the inserts.
+    let sessions = session_ids(tx, session_cache, runs)?;
     let mut sets = Vec::with_capacity(runs.len());
-    for run in runs {
+    for (run, session) in runs.iter().zip(sessions) {
         let set = match &run.labels {
             Some(labels) => Some(label_set(tx, cache, labels)?),
-            None => None,
-        };
-        let session = match &run.session {
-            Some(session) => Some(session_ref(tx, session_cache, session)?),
             None => None,
         };
         sets.push(Refs { set, session });
@@ -504,54 +460,4 @@ fn label_set(tx: &Transaction<'_>, cache: &mut LabelCache, labels: &Labels) -> R
         .or_default()
         .push((canonical.to_owned(), id));
     Ok(id)
-}
-
-/// The `sessions.id` of a session id, created on first use (new sessions get increasing ids,
-/// so the runs' session index grows at its end).
-fn session_ref(tx: &Transaction<'_>, cache: &mut SessionCache, session: &Arc<str>) -> Result<i64> {
-    if let Some(id) = cache.get(session) {
-        return Ok(id);
-    }
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO sessions (session_id) VALUES (?1) ON CONFLICT (session_id) DO NOTHING",
-        )?
-        .execute([&**session])?;
-    let id = if inserted == 1 {
-        tx.last_insert_rowid()
-    } else {
-        tx.prepare_cached("SELECT id FROM sessions WHERE session_id = ?1")?
-            .query_row([&**session], |r| r.get(0))?
-    };
-    cache.insert(Arc::clone(session), id);
-    Ok(id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_session_cache_keeps_two_generations_and_promotes_hits() {
-        let mut cache = SessionCache::default();
-        let key = |i: usize| Arc::<str>::from(format!("s{i}"));
-        cache.insert(key(0), 100);
-        for i in 1..SESSION_CACHE_GENERATION {
-            cache.insert(key(i), i as i64);
-        }
-        assert_eq!(cache.current.len(), SESSION_CACHE_GENERATION);
-        // A new generation starts; the full one is still found.
-        cache.insert(key(SESSION_CACHE_GENERATION), -1);
-        assert_eq!(cache.older.len(), SESSION_CACHE_GENERATION);
-        assert_eq!(cache.get(&key(0)), Some(100));
-        // The hit moved to the current generation: it outlives the next turnover.
-        assert!(cache.current.contains_key("s0") && !cache.older.contains_key("s0"));
-        for i in 0..SESSION_CACHE_GENERATION {
-            cache.insert(key(SESSION_CACHE_GENERATION + 1 + i), 0);
-        }
-        assert_eq!(cache.get(&key(0)), Some(100));
-        assert_eq!(cache.get(&key(5)), None);
-        cache.clear();
-        assert_eq!(cache.get(&key(0)), None);
-    }
 }

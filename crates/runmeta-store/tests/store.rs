@@ -460,3 +460,48 @@ fn a_session_created_in_a_rolled_back_batch_is_created_again() {
         .unwrap();
     assert_eq!(dangling, 0);
 }
+
+#[test]
+fn sessions_are_interned_once_across_batches_and_writers() {
+    let (dir, mut store) = temp_store();
+    let path = dir.path().join("runs.db");
+    // 100 runs in 70 sessions: more than one multi-row insert of new sessions, repeats
+    // within the batch.
+    let session = |n: u64| Some(Arc::<str>::from(format!("conv-{n}")));
+    let mut first = varied_runs(100);
+    for (i, r) in first.iter_mut().enumerate() {
+        r.session_id = session(i as u64 % 70);
+    }
+    store.insert(&first).unwrap();
+    // Another writer (its cache empty): 40 known sessions mixed with 40 new ones.
+    let mut other = Store::open(&path).unwrap();
+    let mut second = varied_runs(80);
+    for (i, r) in second.iter_mut().enumerate() {
+        let n = if i % 2 == 0 {
+            i as u64 / 2
+        } else {
+            1_000 + i as u64
+        };
+        r.session_id = session(n);
+    }
+    other.insert(&second).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (rows, distinct): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(DISTINCT session_id) FROM sessions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, distinct), (110, 110));
+    for run in first.iter().chain(&second) {
+        let back = store.run(run.run_id).unwrap().unwrap();
+        assert_eq!(back.session_id, run.session_id);
+    }
+    let all = store.sessions(&RunFilter::default(), 1_000).unwrap();
+    assert_eq!(all.len(), 110);
+    let runs_in = |s: &str| all.iter().find(|r| r.session_id == s).unwrap().runs;
+    // conv-3: runs 3 and 73 of the first batch, run 6 of the second.
+    assert_eq!(runs_in("conv-3"), 3);
+    assert_eq!(runs_in("conv-1001"), 1);
+}
