@@ -7,35 +7,10 @@
 #![warn(clippy::pedantic)]
 #![allow(missing_docs)]
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+mod common;
 
+use common::{last, serial};
 use runmeta::prelude::*;
-use runmeta::run::RunRecord;
-
-/// Capacity 1: every run evicts the previous one, whose record goes back to the pool.
-fn sink() -> &'static Arc<InMemorySink> {
-    static SINK: OnceLock<Arc<InMemorySink>> = OnceLock::new();
-    SINK.get_or_init(|| {
-        let sink = Arc::new(InMemorySink::new(1));
-        Collector::builder()
-            .sink(Arc::clone(&sink))
-            .build()
-            .install()
-            .expect("one collector per test binary");
-        sink
-    })
-}
-
-/// The sink keeps one run: tests take turns.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    sink();
-    TURN.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn last() -> RunRecord {
-    sink().records().pop().expect("a run was kept")
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, MetadataEnum)]
 pub enum Channel {

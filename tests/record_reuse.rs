@@ -4,25 +4,12 @@
 #![warn(clippy::pedantic)]
 #![allow(missing_docs)]
 
-use std::sync::{Arc, OnceLock};
+mod common;
 
+use common::{last, serial, sink};
 use runmeta::metrics::Usage;
 use runmeta::prelude::*;
 use runmeta::run::{RunRecord, RunStatus};
-
-/// Capacity 1: every run evicts the previous one, which goes back to the thread's pool.
-fn sink() -> &'static Arc<InMemorySink> {
-    static SINK: OnceLock<Arc<InMemorySink>> = OnceLock::new();
-    SINK.get_or_init(|| {
-        let sink = Arc::new(InMemorySink::new(1));
-        Collector::builder()
-            .sink(Arc::clone(&sink))
-            .build()
-            .install()
-            .expect("one collector per test binary");
-        sink
-    })
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, MetadataEnum)]
 pub enum Tier {
@@ -58,18 +45,6 @@ fn plain() -> u32 {
 #[track_run(agent = "with_meta", metadata = meta)]
 fn with_meta(meta: &Meta) -> u32 {
     u32::from(meta.tier == Tier::Enterprise)
-}
-
-/// The sink keeps one run: tests take turns.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    sink();
-    TURN.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn last() -> RunRecord {
-    sink().records().pop().expect("a run was kept")
 }
 
 fn assert_plain(run: &RunRecord) {
