@@ -135,7 +135,15 @@ impl Collector {
         global()
     }
 
+    #[inline]
     pub(crate) fn enrich(&self, record: &mut RunRecord) {
+        if self.enrichers.is_empty() {
+            return;
+        }
+        self.enrich_each(record);
+    }
+
+    fn enrich_each(&self, record: &mut RunRecord) {
         for enrich in &self.enrichers {
             if catch_unwind(AssertUnwindSafe(|| enrich(record))).is_err() {
                 self.sink_panics.fetch_add(1, Ordering::Relaxed);
