@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use runmeta_core::metrics::{ModelRole, ToolStatus, Usage};
 use runmeta_core::run::{RunId, RunRecord, RunStatus};
+use runmeta_core::schema::DynMetadata;
 use runmeta_core::sla::SlaPolicy;
 
 use crate::codec::{self, int, nanos, ts_nanos};
@@ -18,7 +19,7 @@ use crate::schema::MAX_CHILDREN;
 
 /// One model call's columns.
 pub(crate) struct EncodedMessage {
-    pub role: Option<String>,
+    pub role: Option<Cow<'static, str>>,
     pub provider: Option<String>,
     pub model: Option<String>,
     pub started_at: Option<i64>,
@@ -81,13 +82,25 @@ pub(crate) struct EncodedRun {
     /// The label pairs as a JSON array of `[key, value]` pairs, with its hash (computed
     /// here, on the caller's thread); `None` without labels.
     pub labels: Option<Labels>,
-    pub meta_schema: Option<String>,
+    /// The metadata, for its schema name (`meta_schema`, borrowed when bound: no copy).
+    pub meta: Option<Arc<dyn DynMetadata>>,
     pub meta_version: Option<i64>,
     pub meta_valid: Option<bool>,
     pub metadata: Option<String>,
     pub extra: Option<String>,
     pub messages: Vec<EncodedMessage>,
     pub tool_calls: Vec<EncodedToolCall>,
+}
+
+/// A model role's wire name, borrowed from a static list for the usual roles (no allocation
+/// per model call), copied for others.
+fn role_text(role: &ModelRole) -> Cow<'static, str> {
+    const KNOWN: [&str; 4] = ["model", "output_model", "reasoning_model", "parser_model"];
+    let name = role.as_str();
+    KNOWN
+        .iter()
+        .find(|k| **k == name)
+        .map_or_else(|| Cow::Owned(name.to_owned()), |k| Cow::Borrowed(*k))
 }
 
 fn usage_columns(u: &Usage) -> [i64; 9] {
@@ -125,7 +138,7 @@ pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
         let mut extra = Map::new();
         codec::put_maps(&mut extra, &m.metrics);
         messages.push(EncodedMessage {
-            role: m.model.as_ref().map(|r| r.role.as_str().to_owned()),
+            role: m.model.as_ref().map(|r| role_text(&r.role)),
             provider: m.model.as_ref().map(|r| r.provider.clone()),
             model: m.model.as_ref().map(|r| r.id.clone()),
             started_at,
@@ -154,9 +167,9 @@ pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
     }
     // The core's verdict with the metadata's deadline and target (no per-agent policy here).
     let sla = SlaPolicy::default().evaluate(run);
-    let (meta_schema, meta_version, meta_valid, metadata) = match &run.metadata {
+    let (meta, meta_version, meta_valid, metadata) = match &run.metadata {
         Some(m) => (
-            Some(m.value.schema_name().to_owned()),
+            Some(Arc::clone(&m.value)),
             Some(i64::from(m.value.schema_version())),
             Some(m.errors.is_none()),
             metadata_text(m),
@@ -190,7 +203,7 @@ pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
         sla_at_risk: sla.at_risk,
         flags: run_flags(run, &sla),
         labels: labels(run),
-        meta_schema,
+        meta,
         meta_version,
         meta_valid,
         metadata,
@@ -441,6 +454,23 @@ mod tests {
         assert_eq!(metadata_text(&record(&json)).unwrap(), r#"{"values":{}}"#);
         let r = record(&json);
         assert_eq!(parsed(&metadata_text(&r).unwrap()), reference_text(&r));
+    }
+
+    #[test]
+    fn built_in_roles_are_borrowed_and_others_copied() {
+        for role in [
+            ModelRole::Model,
+            ModelRole::OutputModel,
+            ModelRole::ReasoningModel,
+            ModelRole::ParserModel,
+        ] {
+            let text = role_text(&role);
+            assert!(matches!(text, Cow::Borrowed(_)), "{role:?}");
+            assert_eq!(text, role.as_str());
+        }
+        let other = role_text(&ModelRole::Other("memory_model".into()));
+        assert!(matches!(other, Cow::Owned(_)));
+        assert_eq!(other, "memory_model");
     }
 
     #[test]
