@@ -1,6 +1,6 @@
 //! A tracked call in the steady state allocates nothing: its record comes from the thread's
-//! pool, and its metadata is copied field by field into the pooled value (a `String` keeps its
-//! buffer). A schema with a field type that is not `Clone` still gets the right values.
+//! pool, and its metadata is copied field by field into the thread's spare value of its type
+//! (a `String` keeps its buffer), also when runs alternate between schemas. A schema with a field type that is not `Clone` still gets the right values.
 //!
 //! The counting allocator is `allocation-counter`'s (see `alloc_labels.rs`); its counts are
 //! per thread.
@@ -68,6 +68,52 @@ fn steady_state_tracked_calls_allocate_nothing() {
     assert_eq!(json["note"], "vip");
     let last_level = metas.last().expect("64 runs").escalation_level;
     assert_eq!(json["escalation_level"], last_level);
+}
+
+/// A second schema, for runs that alternate between two metadata types.
+#[derive(Clone, RunMetadata)]
+pub struct Order {
+    #[run_metadata(label)]
+    pub customer_tier: CustomerTier,
+    pub order_id: String,
+}
+
+#[track_run(agent = "order", metadata = meta)]
+fn place(meta: &Order) -> usize {
+    meta.order_id.len()
+}
+
+#[test]
+fn alternating_schemas_each_reuse_their_own_spare() {
+    let _turn = serial();
+    let tickets: Vec<Ticket> = (0..32)
+        .map(|i| ticket(&format!("cust_{i:06}"), None, 2))
+        .collect();
+    let orders: Vec<Order> = (0..32)
+        .map(|i| Order {
+            customer_tier: CustomerTier::Pro,
+            order_id: format!("ord_{i:08}"),
+        })
+        .collect();
+    for (t, o) in tickets.iter().zip(&orders).take(4) {
+        handle(t);
+        place(o);
+    }
+    let info = allocation_counter::measure(|| {
+        for (t, o) in tickets.iter().zip(&orders) {
+            handle(t);
+            place(o);
+        }
+    });
+    assert_eq!(info.count_total, 0, "{info:?}");
+    let run = last();
+    assert_eq!(run.agent, "order");
+    let json = run.metadata.as_ref().expect("metadata").value.to_json();
+    assert_eq!(json["order_id"], "ord_00000031");
+    handle(&tickets[7]);
+    let json = last().metadata.expect("metadata").value.to_json();
+    assert_eq!(json["customer_id"], "[redacted]");
+    assert_eq!(json["escalation_level"], 2);
 }
 
 #[test]
