@@ -402,19 +402,24 @@ fn large_batches_with_duplicates_keep_each_runs_children() {
     assert_eq!(orphans, 0);
 }
 
-#[test]
-fn children_keys_taken_by_leftover_rows_fail_the_batch() {
-    let (dir, mut store) = temp_store();
-    store.insert(&varied_runs(3)).unwrap();
-    // A tool call left behind by a deleted run with the next run's row id.
-    let conn = rusqlite::Connection::open(dir.path().join("runs.db")).unwrap();
+/// Leaves behind a tool call, as a deleted run would, with the next run's row id: the next
+/// batch's children cannot be inserted. Returns the connection that wrote it.
+fn block_next_run_key(dir: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.join("runs.db")).unwrap();
     conn.execute(
         "INSERT INTO tool_calls (id, name, started_at, duration_ns, status)
          VALUES ((SELECT max(id) + 1 FROM runs) << 20, 'left', 0, 0, 'success')",
         [],
     )
     .unwrap();
-    drop(conn);
+    conn
+}
+
+#[test]
+fn children_keys_taken_by_leftover_rows_fail_the_batch() {
+    let (dir, mut store) = temp_store();
+    store.insert(&varied_runs(3)).unwrap();
+    drop(block_next_run_key(dir.path()));
     let err = store.insert(&varied_runs(40)[1..]).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
     // The whole batch rolled back.
@@ -425,13 +430,7 @@ fn children_keys_taken_by_leftover_rows_fail_the_batch() {
 fn a_session_created_in_a_rolled_back_batch_is_created_again() {
     let (dir, mut store) = temp_store();
     store.insert(&varied_runs(3)).unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join("runs.db")).unwrap();
-    conn.execute(
-        "INSERT INTO tool_calls (id, name, started_at, duration_ns, status)
-         VALUES ((SELECT max(id) + 1 FROM runs) << 20, 'left', 0, 0, 'success')",
-        [],
-    )
-    .unwrap();
+    let conn = block_next_run_key(dir.path());
     let mut runs = varied_runs(4)[1..].to_vec();
     for r in &mut runs {
         r.session_id = Some(Arc::from("s-rolled-back"));
