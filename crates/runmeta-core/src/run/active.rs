@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::clock::{self, Instant};
 use super::collector::{self, Collector};
-use super::{MetadataRecord, Outcome, RunId, RunRecord};
+use super::{MetadataRecord, Outcome, RunId, RunRecord, SharedRecord};
 use crate::metrics::{MessageMetrics, Metrics, ToolCallMetrics, Usage};
 
 /// What a tracked fn declares once: `#[track_run(agent = .., team = .., model = ..)]`.
@@ -41,11 +41,11 @@ pub struct RunArgs {
 ///
 /// The record is allocated once, behind the `Arc` the sinks will share, and never moves: the
 /// run state that moves between the tracked call and this thread's stack around each poll is
-/// a few words. Nothing else holds the `Arc` until [`ActiveRun::finish`], so reaching the
-/// record mutably never copies it.
+/// a few words. The run holds it as a `UniqueArc` until [`ActiveRun::finish`] makes it
+/// shareable, so writing to it needs no check.
 pub(crate) struct ActiveRun {
     collector: &'static Collector,
-    record: Arc<RunRecord>,
+    record: triomphe::UniqueArc<RunRecord>,
     start: Instant,
     first_token: Option<Duration>,
     stop_reason: Option<Cow<'static, str>>,
@@ -54,9 +54,9 @@ pub(crate) struct ActiveRun {
 }
 
 impl ActiveRun {
-    /// The record being built (unique until `finish`, so this never clones).
+    /// The record being built.
     fn record_mut(&mut self) -> &mut RunRecord {
-        Arc::make_mut(&mut self.record)
+        &mut self.record
     }
 }
 
@@ -185,7 +185,7 @@ impl ActiveRun {
         let duration = self.start.elapsed();
         let (first_token, stop_reason) = (self.first_token, self.stop_reason.take());
         let collector = self.collector;
-        let record = Arc::make_mut(&mut self.record);
+        let record: &mut RunRecord = &mut self.record;
         record.duration = duration;
         record.status = outcome.status;
         record.error_class = outcome.error_class;
@@ -216,7 +216,7 @@ impl ActiveRun {
                 }
             });
         }
-        collector.deliver_shared(self.record);
+        collector.deliver_shared(SharedRecord(self.record.shareable()));
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::counter::StripedCounter;
-use super::{RunRecord, Sink};
+use super::{RunRecord, SharedRecord, Sink};
 
 type Enricher = Box<dyn Fn(&mut RunRecord) + Send + Sync>;
 
@@ -145,28 +145,38 @@ impl Collector {
 
     fn enrich_each(&self, record: &mut RunRecord) {
         for enrich in &self.enrichers {
-            if catch_unwind(AssertUnwindSafe(|| enrich(record))).is_err() {
-                self.sink_panics.fetch_add(1, Ordering::Relaxed);
-            }
+            self.count_panic(catch_unwind(AssertUnwindSafe(|| enrich(record))));
         }
     }
 
-    /// Hands a finished run to every sink: sinks that keep records share the `Arc`.
-    pub(crate) fn deliver_shared(&self, record: Arc<RunRecord>) {
-        if !self.shared {
+    /// Hands a finished run to every sink: sinks that keep records share it, and the last
+    /// sink, if it keeps records, takes the collector's own reference (no count to add here
+    /// and drop again).
+    pub(crate) fn deliver_shared(&self, record: SharedRecord) {
+        let (Some((last, others)), true) = (self.sinks.split_last(), self.shared) else {
             self.deliver(&record);
             return;
-        }
+        };
         self.runs.add(1);
-        for (sink, &keeps) in self.sinks.iter().zip(&self.keeps) {
+        for (sink, &keeps) in others.iter().zip(&self.keeps) {
             let delivered = if keeps {
-                catch_unwind(AssertUnwindSafe(|| sink.record_shared(&record)))
+                catch_unwind(AssertUnwindSafe(|| sink.record_shared(record.clone())))
             } else {
                 catch_unwind(AssertUnwindSafe(|| sink.record(&record)))
             };
-            if delivered.is_err() {
-                self.sink_panics.fetch_add(1, Ordering::Relaxed);
-            }
+            self.count_panic(delivered);
+        }
+        let delivered = if self.keeps.last() == Some(&true) {
+            catch_unwind(AssertUnwindSafe(move || last.record_shared(record)))
+        } else {
+            catch_unwind(AssertUnwindSafe(|| last.record(&record)))
+        };
+        self.count_panic(delivered);
+    }
+
+    fn count_panic(&self, outcome: std::thread::Result<()>) {
+        if outcome.is_err() {
+            self.sink_panics.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -175,18 +185,14 @@ impl Collector {
     pub fn deliver(&self, record: &RunRecord) {
         self.runs.add(1);
         for sink in &self.sinks {
-            if catch_unwind(AssertUnwindSafe(|| sink.record(record))).is_err() {
-                self.sink_panics.fetch_add(1, Ordering::Relaxed);
-            }
+            self.count_panic(catch_unwind(AssertUnwindSafe(|| sink.record(record))));
         }
     }
 
     /// Flushes every sink.
     pub fn flush(&self) {
         for sink in &self.sinks {
-            if catch_unwind(AssertUnwindSafe(|| sink.flush())).is_err() {
-                self.sink_panics.fetch_add(1, Ordering::Relaxed);
-            }
+            self.count_panic(catch_unwind(AssertUnwindSafe(|| sink.flush())));
         }
     }
 
@@ -207,5 +213,79 @@ impl Collector {
 pub fn flush() {
     if let Some(c) = global() {
         c.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::InMemorySink;
+
+    /// Counts what it receives; keeps nothing.
+    #[derive(Default)]
+    struct Counting(AtomicU64);
+
+    impl Sink for Counting {
+        fn record(&self, _run: &RunRecord) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Claims to keep records, then panics on each.
+    struct PanicsKeeping;
+
+    impl Sink for PanicsKeeping {
+        fn record(&self, _run: &RunRecord) {
+            panic!("a failing sink");
+        }
+
+        fn keeps_records(&self) -> bool {
+            true
+        }
+    }
+
+    fn run(agent: &'static str) -> SharedRecord {
+        SharedRecord::new(RunRecord::new(agent, jiff::Timestamp::UNIX_EPOCH))
+    }
+
+    #[test]
+    fn keeping_sinks_share_one_record_and_the_others_see_it() {
+        let (first, last) = (
+            Arc::new(InMemorySink::new(4)),
+            Arc::new(InMemorySink::new(4)),
+        );
+        let counting = Arc::new(Counting::default());
+        let collector = Collector::builder()
+            .sink(Arc::clone(&first))
+            .sink(Arc::clone(&counting))
+            .sink(Arc::clone(&last))
+            .build();
+        collector.deliver_shared(run("a"));
+        collector.deliver_shared(run("b"));
+        let (kept_first, kept_last) = (first.shared_records(), last.shared_records());
+        assert_eq!(kept_last.len(), 2);
+        for (a, b) in kept_first.iter().zip(&kept_last) {
+            assert!(SharedRecord::ptr_eq(a, b), "shared, not copied");
+        }
+        assert_eq!(kept_last[1].agent, "b");
+        assert_eq!(counting.0.load(Ordering::Relaxed), 2);
+        assert_eq!((collector.runs(), collector.sink_panics()), (2, 0));
+    }
+
+    #[test]
+    fn a_panicking_keeping_sink_is_counted_wherever_it_stands() {
+        for panicking_first in [true, false] {
+            let memory = Arc::new(InMemorySink::new(4));
+            let builder = Collector::builder();
+            let collector = if panicking_first {
+                builder.sink(PanicsKeeping).sink(Arc::clone(&memory))
+            } else {
+                builder.sink(Arc::clone(&memory)).sink(PanicsKeeping)
+            }
+            .build();
+            collector.deliver_shared(run("a"));
+            assert_eq!(memory.records().len(), 1, "first: {panicking_first}");
+            assert_eq!(collector.sink_panics(), 1, "first: {panicking_first}");
+        }
     }
 }

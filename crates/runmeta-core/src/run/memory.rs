@@ -1,10 +1,10 @@
 //! An in-memory sink: the most recent runs, for tests, examples and small services.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::counter::{slot_index, SLOTS};
-use super::{RunId, RunRecord, Sink};
+use super::{RunId, RunRecord, SharedRecord, Sink};
 use crate::metrics::{SessionMetrics, TeamMetrics};
 
 /// Keeps the last `capacity` runs of each thread slot in memory; older ones are evicted and
@@ -40,7 +40,7 @@ struct Slot(Mutex<Kept>);
 /// A slot's runs (each with its end time, the order of a merged read) and eviction count.
 #[derive(Debug, Default)]
 struct Kept {
-    records: VecDeque<(i128, Arc<RunRecord>)>,
+    records: VecDeque<(i128, SharedRecord)>,
     evicted: u64,
 }
 
@@ -71,8 +71,8 @@ impl InMemorySink {
 
     /// The kept runs, oldest (earliest end) first: each slot's runs in the order they were
     /// kept, the slots merged by end time. `take` empties the slots as it reads them.
-    fn merged(&self, take: bool) -> Vec<Arc<RunRecord>> {
-        let mut slots: Vec<VecDeque<(i128, Arc<RunRecord>)>> = self
+    fn merged(&self, take: bool) -> Vec<SharedRecord> {
+        let mut slots: Vec<VecDeque<(i128, SharedRecord)>> = self
             .slots
             .iter()
             .map(|slot| {
@@ -113,7 +113,7 @@ impl InMemorySink {
 
     /// The kept runs, oldest first, shared rather than copied.
     #[must_use]
-    pub fn shared_records(&self) -> Vec<Arc<RunRecord>> {
+    pub fn shared_records(&self) -> Vec<SharedRecord> {
         self.merged(false)
     }
 
@@ -122,7 +122,7 @@ impl InMemorySink {
     pub fn take(&self) -> Vec<RunRecord> {
         self.merged(true)
             .into_iter()
-            .map(|r| Arc::try_unwrap(r).unwrap_or_else(|shared| RunRecord::clone(&shared)))
+            .map(SharedRecord::unwrap_or_clone)
             .collect()
     }
 
@@ -171,7 +171,7 @@ impl InMemorySink {
 }
 
 impl InMemorySink {
-    fn keep(&self, run: Arc<RunRecord>) {
+    fn keep(&self, run: SharedRecord) {
         let end = end_time(&run);
         let evicted = {
             let mut kept = self.slots[slot_index()].lock();
@@ -199,11 +199,11 @@ impl InMemorySink {
 
 impl Sink for InMemorySink {
     fn record(&self, run: &RunRecord) {
-        self.keep(Arc::new(run.clone()));
+        self.keep(SharedRecord::new(run.clone()));
     }
 
-    fn record_shared(&self, run: &Arc<RunRecord>) {
-        self.keep(Arc::clone(run));
+    fn record_shared(&self, run: SharedRecord) {
+        self.keep(run);
     }
 
     fn keeps_records(&self) -> bool {

@@ -12,6 +12,7 @@ mod outcome;
 mod pool;
 mod queued;
 mod record;
+mod shared;
 mod sink;
 #[cfg(feature = "tracing")]
 mod spans;
@@ -29,5 +30,6 @@ pub use outcome::{short_type_name, ClassProbe, ErrorClass, Outcome, ViaErrorClas
 pub(crate) use pool::reuse_metadata;
 pub use queued::{Overflow, QueueStats, QueuedSink};
 pub use record::{MetadataRecord, ModelBreakdown, RunId, RunRecord, RunStatus};
+pub use shared::SharedRecord;
 pub use sink::Sink;
 pub use tracked::{enabled, run_sync, Tracked};

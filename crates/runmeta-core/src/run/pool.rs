@@ -17,8 +17,9 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use triomphe::UniqueArc;
 
-use super::{RunId, RunRecord};
+use super::{RunId, RunRecord, SharedRecord};
 use crate::schema::{DynMetadata, RunMetadata};
 
 /// Records kept per thread.
@@ -27,31 +28,30 @@ const KEEP: usize = 4;
 const MAX_KEPT_CAPACITY: usize = 64;
 
 thread_local! {
-    static SPARE: RefCell<Vec<Arc<RunRecord>>> = const { RefCell::new(Vec::new()) };
+    static SPARE: RefCell<Vec<UniqueArc<RunRecord>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A record for a run starting now, as [`RunRecord::with_id`] builds it then `fill` completes
-/// it: a pooled one reset in place when this thread has one, else a new allocation.
+/// it: a pooled one reset in place when this thread has one, else a new allocation. Unique by
+/// type, so the run writes to it with no check, and shareable at its end for free.
 pub(crate) fn fresh_record(
     run_id: RunId,
     agent: Cow<'static, str>,
     started_at: Timestamp,
     fill: impl FnOnce(&mut RunRecord),
-) -> Arc<RunRecord> {
+) -> UniqueArc<RunRecord> {
     if let Some(mut pooled) = take() {
-        if let Some(record) = Arc::get_mut(&mut pooled) {
-            record.reset(run_id, agent, started_at);
-            fill(record);
-            return pooled;
-        }
+        pooled.reset(run_id, agent, started_at);
+        fill(&mut pooled);
+        return pooled;
     }
-    let mut record = RunRecord::with_id(run_id, agent, started_at);
+    let mut record = UniqueArc::new(RunRecord::with_id(run_id, agent, started_at));
     fill(&mut record);
-    Arc::new(record)
+    record
 }
 
 /// Takes a record to reuse (reset it before use).
-fn take() -> Option<Arc<RunRecord>> {
+fn take() -> Option<UniqueArc<RunRecord>> {
     SPARE
         .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
         .ok()
@@ -81,8 +81,9 @@ where
 /// Gives back a record a sink is done with. It is kept for reuse if this was its last
 /// reference, its collections are small and this thread's pool has room; otherwise it is
 /// dropped as usual.
-pub(crate) fn recycle(mut record: Arc<RunRecord>) {
-    let Some(unique) = Arc::get_mut(&mut record) else {
+pub(crate) fn recycle(record: SharedRecord) {
+    // One load (no weak count to lock): `triomphe`'s uniqueness check.
+    let Ok(mut unique) = triomphe::Arc::try_unique(record.0) else {
         return;
     };
     if unique.messages.capacity() > MAX_KEPT_CAPACITY
@@ -100,7 +101,7 @@ pub(crate) fn recycle(mut record: Arc<RunRecord>) {
     let _ = SPARE.try_with(|spare| {
         if let Ok(mut spare) = spare.try_borrow_mut() {
             if spare.len() < KEEP {
-                spare.push(record);
+                spare.push(unique);
             }
         }
     });
@@ -110,8 +111,8 @@ pub(crate) fn recycle(mut record: Arc<RunRecord>) {
 mod tests {
     use super::*;
 
-    fn record() -> Arc<RunRecord> {
-        Arc::new(RunRecord::new(
+    fn record() -> SharedRecord {
+        SharedRecord::new(RunRecord::new(
             Cow::Borrowed("a"),
             jiff::Timestamp::UNIX_EPOCH,
         ))
@@ -121,7 +122,7 @@ mod tests {
     fn keeps_only_unique_records_up_to_its_bound() {
         while take().is_some() {}
         let shared = record();
-        let other = Arc::clone(&shared);
+        let other = shared.clone();
         recycle(shared);
         assert!(take().is_none(), "a record still referenced is not kept");
         drop(other);
@@ -138,12 +139,9 @@ mod tests {
     #[test]
     fn large_records_are_freed() {
         while take().is_some() {}
-        let mut big = record();
-        Arc::get_mut(&mut big)
-            .expect("unique")
-            .tool_calls
-            .reserve(MAX_KEPT_CAPACITY + 1);
-        recycle(big);
+        let mut big = RunRecord::new(Cow::Borrowed("a"), jiff::Timestamp::UNIX_EPOCH);
+        big.tool_calls.reserve(MAX_KEPT_CAPACITY + 1);
+        recycle(SharedRecord::new(big));
         assert!(take().is_none());
     }
 }

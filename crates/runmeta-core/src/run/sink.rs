@@ -1,6 +1,6 @@
 //! Where finished runs go.
 
-use super::RunRecord;
+use super::{RunRecord, SharedRecord};
 
 /// Receives every finished run from the collector.
 ///
@@ -12,13 +12,15 @@ pub trait Sink: Send + Sync + 'static {
     fn record(&self, run: &RunRecord);
 
     /// Receives one finished run that the sink may keep without copying it. Called instead of
-    /// [`Sink::record`] when [`Sink::keeps_records`] is true.
-    fn record_shared(&self, run: &std::sync::Arc<RunRecord>) {
-        self.record(run);
+    /// [`Sink::record`] when [`Sink::keeps_records`] is true. The last such sink gets the
+    /// collector's own reference, the others a clone of it.
+    fn record_shared(&self, run: SharedRecord) {
+        self.record(&run);
     }
 
-    /// True for a sink that keeps records (the collector then hands it an `Arc` rather than
-    /// a reference it would have to clone). Read once, when the collector is built.
+    /// True for a sink that keeps records (the collector then hands it a [`SharedRecord`]
+    /// rather than a reference it would have to clone). Read once, when the collector is
+    /// built.
     fn keeps_records(&self) -> bool {
         false
     }
@@ -31,7 +33,7 @@ impl<S: Sink + ?Sized> Sink for std::sync::Arc<S> {
     fn record(&self, run: &RunRecord) {
         (**self).record(run);
     }
-    fn record_shared(&self, run: &std::sync::Arc<RunRecord>) {
+    fn record_shared(&self, run: SharedRecord) {
         (**self).record_shared(run);
     }
     fn keeps_records(&self) -> bool {
