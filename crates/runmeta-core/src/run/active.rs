@@ -10,10 +10,9 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::clock::{self, Instant};
-use super::collector::{self, Collector};
+use super::collector;
 use super::{MetadataRecord, Outcome, RunId, RunRecord, SharedRecord};
 use crate::metrics::{MessageMetrics, Metrics, ToolCallMetrics, Usage};
 
@@ -41,14 +40,14 @@ pub struct RunArgs {
 ///
 /// The record is allocated once, behind the `Arc` the sinks will share, and never moves: the
 /// run state that moves between the tracked call and this thread's stack around each poll is
-/// a few words. The run holds it as a `UniqueArc` until [`ActiveRun::finish`] makes it
-/// shareable, so writing to it needs no check.
+/// two words, passed in registers. The run holds it as a `UniqueArc` until
+/// [`ActiveRun::finish`] makes it shareable, so writing to it needs no check. While the run
+/// is in progress, the record's `time_to_first_token` holds the earliest explicit mark
+/// ([`first_token`]) and its `stop_reason` the reason set by [`set_stop_reason`], empty
+/// until one is.
 pub(crate) struct ActiveRun {
-    collector: &'static Collector,
     record: triomphe::UniqueArc<RunRecord>,
     start: Instant,
-    first_token: Option<Duration>,
-    stop_reason: Option<Cow<'static, str>>,
     #[cfg(feature = "tracing")]
     pub(crate) span: tracing::Span,
 }
@@ -59,6 +58,9 @@ impl ActiveRun {
         &mut self.record
     }
 }
+
+/// A run's stop reason until [`set_stop_reason`] sets one.
+const UNSET_STOP_REASON: &str = "";
 
 thread_local! {
     static STACK: RefCell<Vec<ActiveRun>> = const { RefCell::new(Vec::new()) };
@@ -113,15 +115,13 @@ impl ActiveRun {
                 r.request_model = model;
                 r.release.clone_from(&collector.release);
                 r.metadata = metadata;
+                r.stop_reason = Cow::Borrowed(UNSET_STOP_REASON);
             });
         #[cfg(feature = "tracing")]
         let span = super::spans::run_span(&record);
         Some(ActiveRun {
-            collector,
             record,
             start,
-            first_token: None,
-            stop_reason: None,
             #[cfg(feature = "tracing")]
             span,
         })
@@ -183,14 +183,18 @@ impl ActiveRun {
     /// this thread, its totals are added to that parent's children totals.
     pub(crate) fn finish(mut self, outcome: Outcome) {
         let duration = self.start.elapsed();
-        let (first_token, stop_reason) = (self.first_token, self.stop_reason.take());
-        let collector = self.collector;
+        // Installed once, never removed: the run started because it was there.
+        let Some(collector) = collector::global() else {
+            return;
+        };
         let record: &mut RunRecord = &mut self.record;
         record.duration = duration;
         record.status = outcome.status;
         record.error_class = outcome.error_class;
-        record.stop_reason =
-            stop_reason.unwrap_or(Cow::Borrowed(outcome.status.default_stop_reason()));
+        if record.stop_reason.is_empty() {
+            record.stop_reason = Cow::Borrowed(outcome.status.default_stop_reason());
+        }
+        let first_token = record.time_to_first_token.take();
         if !record.messages.is_empty() {
             record.recompute_totals();
         }
@@ -295,16 +299,17 @@ pub fn record_usage(usage: impl Into<Usage>) {
 pub fn first_token() {
     with_current(|run| {
         let now = run.start.elapsed();
-        run.first_token = Some(run.first_token.map_or(now, |t| t.min(now)));
+        let mark = &mut run.record.time_to_first_token;
+        *mark = Some(mark.map_or(now, |t| t.min(now)));
     });
 }
 
 /// Sets why the current run stopped (`max_turns`, `handoff`, `content_filter`, ...); the
-/// defaults are `completed`, `error`, `panicked` and `cancelled`. Outside a run it does
-/// nothing.
+/// defaults are `completed`, `error`, `panicked` and `cancelled`, and an empty reason keeps
+/// the default. Outside a run it does nothing.
 pub fn set_stop_reason(reason: impl Into<Cow<'static, str>>) {
     let reason = reason.into();
-    with_current(|run| run.stop_reason = Some(reason));
+    with_current(|run| run.record.stop_reason = reason);
 }
 
 /// Adds a value to the current run's `additional_metrics` (numbers sum, other values keep the

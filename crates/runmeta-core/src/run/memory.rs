@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::counter::{slot_index, SLOTS};
+use super::counter::{thread_slot, SLOTS};
 use super::{RunId, RunRecord, SharedRecord, Sink};
 use crate::metrics::{SessionMetrics, TeamMetrics};
 
@@ -174,7 +174,7 @@ impl InMemorySink {
     fn keep(&self, run: SharedRecord) {
         let end = end_time(&run);
         let evicted = {
-            let mut kept = self.slots[slot_index()].lock();
+            let mut kept = self.slots[thread_slot().index].lock();
             let evicted = if self.capacity == 0 {
                 Some(run)
             } else {
