@@ -266,4 +266,23 @@ mod tests {
         assert!(kept == 3 || kept == 6, "{kept}");
         assert_eq!(sink.evicted(), 20 - kept as u64);
     }
+
+    #[test]
+    fn many_threads_on_shared_slots_lose_no_run() {
+        let sink = InMemorySink::new(3);
+        std::thread::scope(|s| {
+            for _ in 0..SLOTS * 3 {
+                s.spawn(|| {
+                    for t in 0..10 {
+                        sink.record(&run("x", t));
+                    }
+                });
+            }
+        });
+        let kept = sink.records().len();
+        assert!(kept <= SLOTS * 3, "{kept}");
+        assert_eq!(sink.evicted() + kept as u64, SLOTS as u64 * 3 * 10);
+        assert_eq!(sink.take().len(), kept);
+        assert!(sink.records().is_empty());
+    }
 }
