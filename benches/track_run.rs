@@ -3,13 +3,20 @@
 //! Run: `cargo bench --bench track_run`
 //!
 //! The process installs, once at startup, a runmeta collector with a small [`InMemorySink`]
-//! (capacity 64: every record pushed evicts one) and `tracing_subscriber::registry()` as the
-//! global `tracing` subscriber, so every contender runs with its machinery live.
+//! (capacity 64: every record pushed evicts one) and `tracing_subscriber::registry()` with a
+//! no-op layer (`Identity`) as the global `tracing` subscriber, so every contender runs with
+//! its machinery live. The layer matters: `tracing-subscriber` 0.3.23 frees a closed span's
+//! slot only through `Layered`'s close guard, so a bare `registry()` as the global
+//! subscriber keeps every span it ever created (about 130 bytes each: 1.5 GB after 12 M
+//! spans, measured), and its time per call then includes page faults. Any real subscriber
+//! (fmt, OpenTelemetry) is layered, so the layered form is the fair and the faster peer.
 //!
 //! - `sync_call/*`: one call of `x + 1` (through `black_box`): `bare`, `instant_pair` (the
 //!   floor: the bare call between two `Instant::now()`), `tracing_instrument`
 //!   (`#[tracing::instrument]`, metadata and `x` as span fields), `track_run_metadata`
-//!   (`#[track_run(metadata = meta)]` with a 4-label schema), `track_run_no_metadata`,
+//!   (`#[track_run(metadata = meta)]` with a 4-label schema, the same value every call),
+//!   `track_run_metadata_changing` (a different value each call),
+//!   `track_run_no_metadata`,
 //!   `autometrics` (`#[autometrics]`, 3.0 with its `prometheus-client` backend: a call counter
 //!   and a duration histogram per function, labelled by function, module and result).
 //! - `threads/*`: the same fns from 1 and 2 threads at once (divan reports time per call per
@@ -30,6 +37,7 @@ use std::time::Instant;
 use divan::{black_box, Bencher};
 use runmeta::prelude::*;
 use runmeta::run::{RunId, RunRecord, Sink};
+use tracing_subscriber::layer::SubscriberExt;
 
 const SINK_CAPACITY: usize = 64;
 
@@ -60,8 +68,10 @@ fn main() {
         .build()
         .install()
         .expect("one collector per bench process");
-    tracing::subscriber::set_global_default(tracing_subscriber::registry())
-        .expect("one tracing subscriber per bench process");
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(tracing_subscriber::layer::Identity::new()),
+    )
+    .expect("one tracing subscriber per bench process");
     let autometrics = autometrics::settings::AutometricsSettings::builder().init();
 
     // The tracked fn records its runs with the metadata's labels.
@@ -131,6 +141,20 @@ fn meta() -> SupportMeta {
         customer_id: "cust_abc123".into(),
         escalation_level: 2,
     }
+}
+
+/// Three values that differ in their redacted string and one label.
+fn three_metas() -> [SupportMeta; 3] {
+    let other = |id: &str, channel| SupportMeta {
+        customer_id: id.into(),
+        channel,
+        ..meta()
+    };
+    [
+        meta(),
+        other("cust_def456", Channel::Email),
+        other("cust_ghi789", Channel::Voice),
+    ]
 }
 
 #[inline(never)]
@@ -207,6 +231,19 @@ mod sync_call {
     fn track_run_no_metadata(b: Bencher<'_, '_>) {
         let meta = meta();
         b.bench_local(|| super::tracked_no_metadata(&meta, black_box(1)));
+    }
+
+    /// Each call's metadata differs from the reused value's (three values in turn; the
+    /// record that comes back to the pool is the one the sink evicts, 64 runs old, whose
+    /// value is never the next call's): its string and a label change on every call.
+    #[divan::bench]
+    fn track_run_metadata_changing(b: Bencher<'_, '_>) {
+        let metas = super::three_metas();
+        let mut i = 0;
+        b.bench_local(|| {
+            i = (i + 1) % 3;
+            super::tracked(&metas[i], black_box(1))
+        });
     }
 
     #[divan::bench]

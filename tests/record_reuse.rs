@@ -185,3 +185,36 @@ fn async_runs_reuse_records_cleanly_too() {
         assert_plain(&last());
     }
 }
+
+#[test]
+fn alternating_values_never_show_in_held_copies() {
+    let _turn = serial();
+    let (a, b) = (
+        Meta {
+            tier: Tier::Enterprise,
+            note: "a".into(),
+        },
+        Meta {
+            tier: Tier::Enterprise,
+            note: "b".into(),
+        },
+    );
+    let note = |r: &RunRecord| {
+        r.metadata
+            .as_ref()
+            .map(|m| m.value.to_json()["note"].clone())
+    };
+    let mut held = Vec::new();
+    for _ in 0..6 {
+        for (meta, expected) in [(&a, "a"), (&a, "a"), (&b, "b"), (&a, "a"), (&b, "b")] {
+            assert_eq!(with_meta(meta), 1);
+            let run = last();
+            assert_eq!(note(&run), Some(expected.into()));
+            held.push((run, expected));
+        }
+    }
+    // Copies kept across all those runs still show their own run's value.
+    for (run, expected) in &held {
+        assert_eq!(note(run), Some((*expected).into()));
+    }
+}
