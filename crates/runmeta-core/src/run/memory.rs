@@ -37,10 +37,10 @@ pub struct InMemorySink {
 #[repr(align(128))]
 struct Slot(Mutex<Kept>);
 
-/// A slot's runs (each with its end time, the order of a merged read) and eviction count.
+/// A slot's runs, in the order they were kept, and eviction count.
 #[derive(Debug, Default)]
 struct Kept {
-    records: VecDeque<(i128, SharedRecord)>,
+    records: VecDeque<SharedRecord>,
     evicted: u64,
 }
 
@@ -72,7 +72,7 @@ impl InMemorySink {
     /// The kept runs, oldest (earliest end) first: each slot's runs in the order they were
     /// kept, the slots merged by end time. `take` empties the slots as it reads them.
     fn merged(&self, take: bool) -> Vec<SharedRecord> {
-        let mut slots: Vec<VecDeque<(i128, SharedRecord)>> = self
+        let mut slots: Vec<VecDeque<SharedRecord>> = self
             .slots
             .iter()
             .map(|slot| {
@@ -91,11 +91,11 @@ impl InMemorySink {
         while let Some(next) = slots
             .iter()
             .enumerate()
-            .filter_map(|(i, records)| records.front().map(|(end, _)| (*end, i)))
+            .filter_map(|(i, records)| records.front().map(|run| (end_time(run), i)))
             .min()
             .map(|(_, i)| i)
         {
-            if let Some((_, run)) = slots[next].pop_front() {
+            if let Some(run) = slots[next].pop_front() {
                 merged.push(run);
             }
         }
@@ -143,8 +143,8 @@ impl InMemorySink {
             slot.lock()
                 .records
                 .iter()
-                .find(|(_, r)| r.run_id == run_id)
-                .map(|(_, r)| RunRecord::clone(r))
+                .find(|r| r.run_id == run_id)
+                .map(|r| RunRecord::clone(r))
         })
     }
 
@@ -172,18 +172,17 @@ impl InMemorySink {
 
 impl InMemorySink {
     fn keep(&self, run: SharedRecord) {
-        let end = end_time(&run);
         let evicted = {
             let mut kept = self.slots[thread_slot().index].lock();
             let evicted = if self.capacity == 0 {
                 Some(run)
             } else {
                 let evicted = if kept.records.len() >= self.capacity {
-                    kept.records.pop_front().map(|(_, r)| r)
+                    kept.records.pop_front()
                 } else {
                     None
                 };
-                kept.records.push_back((end, run));
+                kept.records.push_back(run);
                 evicted
             };
             kept.evicted += u64::from(evicted.is_some());
