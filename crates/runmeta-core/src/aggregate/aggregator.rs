@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::group::{key_from_owned, GroupIndex, GroupValue, KeyRef};
+use super::group::{key_from_owned, GroupIndex, GroupValue, KeyRef, KeyWords};
 use super::stats::ToolScope;
 use super::{GroupBy, GroupLabel, GroupStats, Report, TokenType};
 use crate::run::RunRecord;
@@ -119,6 +119,9 @@ pub struct Aggregator {
     config: Arc<AggregatorConfig>,
     groups: GroupIndex<GroupStats>,
     overflow_runs: u64,
+    /// The key words of the record being counted, refilled per record (a buffer kept so
+    /// that it is not zeroed per record).
+    scratch: KeyWords,
 }
 
 /// A serializable copy of an [`Aggregator`]'s groups, to store or send to another process.
@@ -184,6 +187,7 @@ impl Aggregator {
             config,
             groups: GroupIndex::default(),
             overflow_runs: 0,
+            scratch: KeyWords::default(),
         }
     }
 
@@ -226,38 +230,43 @@ impl Aggregator {
 
     /// Counts one run whose SLA outcome is already known.
     pub fn record_with_sla(&mut self, run: &RunRecord, sla: &SlaOutcome) {
-        // One key, built in place and refilled per tool (no 400-byte copies per record).
-        let mut key = KeyRef::empty();
         if !self.config.group_by.has_tool() {
-            key.fill(&self.config.group_by, run, None);
-            self.stats_mut(&key).ingest(run, ToolScope::All, sla);
+            self.stats_mut(run, None).ingest(run, ToolScope::All, sla);
         } else if run.tool_calls.is_empty() {
-            key.fill(&self.config.group_by, run, None);
-            self.stats_mut(&key).ingest(run, ToolScope::Nothing, sla);
+            self.stats_mut(run, None).ingest(run, ToolScope::Nothing, sla);
         } else {
             for (i, call) in run.tool_calls.iter().enumerate() {
                 let name = call.name.as_str();
                 if run.tool_calls[..i].iter().any(|c| c.name == name) {
                     continue;
                 }
-                key = KeyRef::empty();
-                key.fill(&self.config.group_by, run, Some(name));
-                self.stats_mut(&key).ingest(run, ToolScope::Only(name), sla);
+                self.stats_mut(run, Some(name))
+                    .ingest(run, ToolScope::Only(name), sla);
             }
         }
     }
 
+    /// The group of `run` (with `tool` as its tool value), created if new.
     #[inline]
-    fn stats_mut(&mut self, key: &KeyRef<'_>) -> &mut GroupStats {
-        let index = match self.groups.find(key) {
+    fn stats_mut(&mut self, run: &RunRecord, tool: Option<&str>) -> &mut GroupStats {
+        self.scratch.fill(&self.config.group_by, run, tool);
+        let index = match self.groups.find_words(&self.scratch) {
             Some(i) => i,
-            None => self.insert_group(key),
+            None => self.insert_record_group(run, tool),
         };
         // `index` was just found or inserted.
         match self.groups.get_mut(index) {
             Some(s) => s,
             None => unreachable!("group index {index} out of range"),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_record_group(&mut self, run: &RunRecord, tool: Option<&str>) -> usize {
+        let key = KeyRef::of_record(&self.config.group_by, run, tool);
+        debug_assert_eq!(key.words.hash, self.scratch.hash);
+        self.insert_group(&key)
     }
 
     #[cold]

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-pub(crate) use super::key::{key_from_owned, KeyRef};
+pub(crate) use super::key::{key_from_owned, KeyRef, KeyWords};
 use crate::metrics::{ModelRef, ModelRole};
 use crate::run::RunRecord;
 
@@ -300,27 +300,50 @@ impl<T> GroupIndex<T> {
         self.entries.len()
     }
 
+    /// The key lines of the group in slot `s`.
+    #[inline]
+    fn lines(&self, s: Slot) -> &[Line] {
+        let at = s.words_at as usize;
+        self.words
+            .get(at..at + s.words_len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The group with this key.
     #[inline]
     pub(crate) fn find(&self, key: &KeyRef<'_>) -> Option<usize> {
+        self.find_words(&key.words)
+    }
+
+    /// The group with these key words. The first probe is written out (most lookups end
+    /// there); further probes are a loop out of line, so that the key's words are not held
+    /// in registers for it.
+    #[inline]
+    pub(crate) fn find_words(&self, key: &KeyWords) -> Option<usize> {
         let mask = self.slots.len().checked_sub(1)?;
-        let tag = tag_of(key.hash);
         // The low bits pick the slot, the high bits are the tag.
         #[allow(clippy::cast_possible_truncation)]
-        let mut pos = key.hash as usize & mask;
+        let pos = key.hash as usize & mask;
+        let s = *self.slots.get(pos)?;
+        if s.index == EMPTY {
+            return None;
+        }
+        if s.tag == tag_of(key.hash) && key.matches(self.lines(s)) {
+            return Some(s.index as usize);
+        }
+        self.find_further(key, (pos + 1) & mask, mask)
+    }
+
+    #[inline(never)]
+    fn find_further(&self, key: &KeyWords, mut pos: usize, mask: usize) -> Option<usize> {
+        let tag = tag_of(key.hash);
         loop {
             let s = *self.slots.get(pos)?;
             if s.index == EMPTY {
                 return None;
             }
-            if s.tag == tag {
-                let at = s.words_at as usize;
-                let lines = self
-                    .words
-                    .get(at..at + s.words_len as usize)
-                    .unwrap_or_default();
-                if key.matches(lines) {
-                    return Some(s.index as usize);
-                }
+            if s.tag == tag && key.matches(self.lines(s)) {
+                return Some(s.index as usize);
             }
             pos = (pos + 1) & mask;
         }
@@ -348,17 +371,17 @@ impl<T> GroupIndex<T> {
         let words_len = u32::try_from(stored.len()).unwrap_or(0);
         self.words.extend_from_slice(&stored);
         let slot = Slot {
-            tag: tag_of(key.hash),
+            tag: tag_of(key.words.hash),
             index: u32::try_from(index).unwrap_or(EMPTY - 1),
             words_at,
             words_len,
         };
-        Self::place(&mut self.slots, key.hash, slot);
+        Self::place(&mut self.slots, key.words.hash, slot);
         self.entries.push(Entry {
             key: key.owned_values(),
             words_at,
             words_len,
-            hash: key.hash,
+            hash: key.words.hash,
             value,
         });
         index
@@ -393,7 +416,7 @@ impl<T> GroupIndex<T> {
 impl<T> Entry<T> {
     pub(crate) fn key_ref(&self) -> KeyRef<'_> {
         let k = KeyRef::from_values(self.key.iter().map(GroupValue::borrow));
-        debug_assert_eq!(k.hash, self.hash);
+        debug_assert_eq!(k.words.hash, self.hash);
         k
     }
 
@@ -419,7 +442,7 @@ mod tests {
         let mut idx: GroupIndex<u32> = GroupIndex::default();
         let k1 = KeyRef::from_values([KeyValue::Str("a")]);
         let mut k2 = KeyRef::from_values([KeyValue::Str("b")]);
-        k2.hash = k1.hash; // force a collision
+        k2.words.hash = k1.words.hash; // force a collision
         let i1 = idx.insert(&k1, 1);
         assert_eq!(idx.find(&k2), None);
         let i2 = idx.insert(&k2, 2);
