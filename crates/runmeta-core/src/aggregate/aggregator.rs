@@ -233,7 +233,8 @@ impl Aggregator {
         if !self.config.group_by.has_tool() {
             self.stats_mut(run, None).ingest(run, ToolScope::All, sla);
         } else if run.tool_calls.is_empty() {
-            self.stats_mut(run, None).ingest(run, ToolScope::Nothing, sla);
+            self.stats_mut(run, None)
+                .ingest(run, ToolScope::Nothing, sla);
         } else {
             for (i, call) in run.tool_calls.iter().enumerate() {
                 let name = call.name.as_str();

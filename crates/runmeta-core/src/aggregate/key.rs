@@ -384,7 +384,11 @@ impl<'a> KeyRef<'a> {
     /// The key of `record` for `by`, with `tool` as the value of [`Dimension::Tool`] (its
     /// words and hash are those [`KeyWords::fill`] gives).
     pub(crate) fn of_record(by: &GroupBy, record: &'a RunRecord, tool: Option<&'a str>) -> Self {
-        KeyRef::from_values(by.dimensions().iter().map(|d| record_value(d, record, tool)))
+        KeyRef::from_values(
+            by.dimensions()
+                .iter()
+                .map(|d| record_value(d, record, tool)),
+        )
     }
 
     /// The overflow key: [`OVERFLOW_VALUE`] in each of `len` dimensions.
