@@ -153,8 +153,12 @@ impl Collector {
     /// sink, if it keeps records, takes the collector's own reference (no count to add here
     /// and drop again).
     pub(crate) fn deliver_shared(&self, record: SharedRecord) {
-        let (Some((last, others)), true) = (self.sinks.split_last(), self.shared) else {
+        if !self.shared {
             self.deliver(&record);
+            return;
+        }
+        // Some sink keeps records, so there is a last sink.
+        let Some((last, others)) = self.sinks.split_last() else {
             return;
         };
         self.runs.add(1);
