@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub(crate) use super::key::{key_from_owned, KeyRef, KeyWords};
+use super::plan::FieldPlan;
 use crate::metrics::{ModelRef, ModelRole};
 use crate::run::RunRecord;
 
@@ -103,6 +104,8 @@ pub enum GroupByError {
 pub struct GroupBy {
     dims: Arc<[Dimension]>,
     has_tool: bool,
+    /// Which record field fills which key position (derived from `dims`).
+    plan: Arc<FieldPlan>,
 }
 
 impl Default for GroupBy {
@@ -130,9 +133,11 @@ impl GroupBy {
             }
         }
         let has_tool = dims.contains(&Dimension::Tool);
+        let plan = Arc::new(FieldPlan::new(&dims));
         Ok(GroupBy {
             dims: dims.into(),
             has_tool,
+            plan,
         })
     }
 
@@ -142,6 +147,7 @@ impl GroupBy {
         GroupBy {
             dims: Arc::from(Vec::new()),
             has_tool: false,
+            plan: Arc::new(FieldPlan::new(&[])),
         }
     }
 
@@ -174,6 +180,11 @@ impl GroupBy {
     #[must_use]
     pub fn has_tool(&self) -> bool {
         self.has_tool
+    }
+
+    /// The fields a record's key is read from.
+    pub(crate) fn plan(&self) -> &FieldPlan {
+        &self.plan
     }
 }
 

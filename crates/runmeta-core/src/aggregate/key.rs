@@ -176,36 +176,67 @@ impl Default for KeyWords {
 }
 
 impl KeyWords {
-    /// Empties the key (only the words a fill reads before writing).
+    /// Refills these words with the key of `values` (at most [`MAX_DIMENSIONS`]; further
+    /// values are ignored): per string its length and two words, each string hashed apart
+    /// (the multiplies run side by side) with a seed from its position, a long string's
+    /// middle words after its two words; then the tags, zero padding to the last line, and
+    /// the tags mixed into the hash so that every bit reaches the top bits (which the table
+    /// uses as its tags). The state is kept in locals, not in `self`, so that it stays in
+    /// registers.
     #[inline(always)]
-    fn clear(&mut self) {
-        self.fp[0] = 0;
+    fn build(&mut self, values: &[KeyValue<'_>]) {
         self.long.clear();
-        self.len = 0;
-        self.nparts = 0;
-        self.hash = 0;
+        let values = values.get(..MAX_DIMENSIONS).unwrap_or(values);
+        let mut tags = 0u64;
+        let mut hash = 0u64;
+        let mut n = 0usize;
+        for (at, v) in values.iter().enumerate() {
+            let tag = match *v {
+                KeyValue::Absent => TAG_ABSENT,
+                KeyValue::Str(s) => {
+                    hash = hash.rotate_left(17) ^ self.put_part(n, s);
+                    n += 1;
+                    TAG_STR
+                }
+                KeyValue::Pair(a, b) => {
+                    hash = hash.rotate_left(17) ^ self.put_part(n, a);
+                    hash = hash.rotate_left(17) ^ self.put_part(n + 1, b);
+                    n += 2;
+                    TAG_PAIR
+                }
+            };
+            tags |= tag << (8 * at);
+        }
+        self.fp[0] = tags;
+        // n ≤ MAX_PARTS (the `min` only lets the compiler see that the padding is in bounds).
+        let end = 1 + 3 * n.min(MAX_PARTS);
+        self.fp[end..end + 7].copy_from_slice(&[0; 7]);
+        // At most MAX_DIMENSIONS values and MAX_PARTS strings: both fit a byte.
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            self.len = values.len() as u8;
+            self.nparts = n as u8;
+        }
+        self.hash = fold(hash ^ tags ^ K2, K0 ^ n as u64);
     }
 
+    /// Stores string `s` as part `n` (`n < MAX_PARTS`: its length and two words; its middle
+    /// words when longer than [`SHORT`]) and returns its hash.
     #[inline(always)]
-    fn push_part(&mut self, s: &str) {
-        let n = usize::from(self.nparts);
-        let Some(words) = self.fp.get_mut(1 + 3 * n..4 + 3 * n) else {
-            return;
-        };
+    fn put_part(&mut self, n: usize, s: &str) -> u64 {
         let b = s.as_bytes();
         let (w0, w1) = two_words(b);
-        words[0] = b.len() as u64;
-        words[1] = w0;
-        words[2] = w1;
-        // Each string mixed apart (the multiplies run side by side), seeded by its position;
-        // a long string's middle words go in after its two words.
+        // n < MAX_PARTS (at most two strings per value): the remainder never wraps, it only
+        // lets the compiler see that the three words are in bounds (no check per string).
+        let at = 1 + 3 * (n % MAX_PARTS);
+        self.fp[at..at + 3].copy_from_slice(&[b.len() as u64, w0, w1]);
         let seed = K3.wrapping_mul(n as u64 + 1);
-        let mut h = fold(w0 ^ seed ^ K0, w1 ^ (b.len() as u64).rotate_right(8) ^ K1);
+        let h = fold(w0 ^ seed ^ K0, w1 ^ (b.len() as u64).rotate_right(8) ^ K1);
         if b.len() > SHORT {
-            h = self.push_middle(b, h);
+            self.push_middle(b, h)
+        } else {
+            h
         }
-        self.hash = self.hash.rotate_left(17) ^ h;
-        self.nparts += 1;
     }
 
     /// Stores the middle words of a long string and mixes them into `h`.
@@ -218,50 +249,15 @@ impl KeyWords {
         h
     }
 
-    /// Appends a value (ignored past [`MAX_DIMENSIONS`]); false when ignored.
-    #[inline(always)]
-    fn push(&mut self, v: KeyValue<'_>) -> bool {
-        let at = u32::from(self.len);
-        if at as usize >= MAX_DIMENSIONS {
-            return false;
-        }
-        self.len += 1;
-        let tag = match v {
-            KeyValue::Absent => TAG_ABSENT,
-            KeyValue::Str(s) => {
-                self.push_part(s);
-                TAG_STR
-            }
-            KeyValue::Pair(a, b) => {
-                self.push_part(a);
-                self.push_part(b);
-                TAG_PAIR
-            }
-        };
-        self.fp[0] |= tag << (8 * at);
-        true
-    }
-
-    /// Zero-pads the fingerprint to its last line and mixes the tags into the hash, so that
-    /// every bit reaches the top bits (which the table uses for its control bytes).
-    #[inline(always)]
-    fn finish(&mut self) {
-        let end = 1 + 3 * usize::from(self.nparts);
-        if let Some(pad) = self.fp.get_mut(end..end + 7) {
-            pad.copy_from_slice(&[0; 7]);
-        }
-        self.hash = fold(self.hash ^ self.fp[0] ^ K2, K0 ^ u64::from(self.nparts));
-    }
-
     /// Refills these words with the key of `record` for `by`, with `tool` as the value of
-    /// [`Dimension::Tool`]: the words and the hash [`KeyRef::of_record`] gives.
+    /// [`Dimension::Tool`]: the words and the hash [`KeyRef::of_record`] gives. Reads the
+    /// record's fields through the grouping's [`FieldPlan`](super::plan::FieldPlan).
     #[inline]
     pub(crate) fn fill(&mut self, by: &GroupBy, record: &RunRecord, tool: Option<&str>) {
-        self.clear();
-        for d in by.dimensions() {
-            self.push(record_value(d, record, tool));
-        }
-        self.finish();
+        let plan = by.plan();
+        let mut values = [KeyValue::Absent; MAX_DIMENSIONS];
+        plan.values_into(&mut values, record, tool);
+        self.build(values.get(..plan.len()).unwrap_or(&values));
     }
 
     /// The fingerprint as whole lines of 8 words, zero past its last word (the tags fix the
@@ -353,31 +349,30 @@ impl<'a> KeyRef<'a> {
         }
     }
 
-    fn push(&mut self, v: KeyValue<'a>) {
-        let n = usize::from(self.words.nparts);
-        if !self.words.push(v) {
-            return;
-        }
-        let (a, b) = match v {
-            KeyValue::Absent => (None, None),
-            KeyValue::Str(s) => (Some(s), None),
-            KeyValue::Pair(a, b) => (Some(a), Some(b)),
-        };
-        if let Some(slot) = self.parts.get_mut(n) {
-            *slot = a;
-        }
-        if let (Some(b), Some(slot)) = (b, self.parts.get_mut(n + 1)) {
-            *slot = Some(b);
-        }
-    }
-
     /// A key of the given values (at most [`MAX_DIMENSIONS`]; further values are ignored).
     pub(crate) fn from_values(values: impl IntoIterator<Item = KeyValue<'a>>) -> Self {
         let mut key = KeyRef::empty();
-        for v in values.into_iter().take(MAX_DIMENSIONS) {
-            key.push(v);
+        let mut vals = [KeyValue::Absent; MAX_DIMENSIONS];
+        let mut len = 0;
+        for (slot, v) in vals.iter_mut().zip(values) {
+            *slot = v;
+            len += 1;
         }
-        key.words.finish();
+        let vals = &vals[..len];
+        let mut strings = key.parts.iter_mut();
+        for v in vals {
+            let (a, b) = match *v {
+                KeyValue::Absent => (None, None),
+                KeyValue::Str(s) => (Some(s), None),
+                KeyValue::Pair(a, b) => (Some(a), Some(b)),
+            };
+            for s in [a, b].into_iter().flatten() {
+                if let Some(slot) = strings.next() {
+                    *slot = Some(s);
+                }
+            }
+        }
+        key.words.build(vals);
         key
     }
 

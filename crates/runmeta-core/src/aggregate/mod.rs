@@ -63,6 +63,7 @@
 mod aggregator;
 pub(crate) mod group;
 mod key;
+mod plan;
 mod report;
 mod sink;
 pub mod sketch;
