@@ -277,7 +277,7 @@ pub(crate) struct Line(pub(crate) [u64; 8]);
 /// Groups by key: a hash of the borrowed values finds the group; values are compared only
 /// against the groups with the same hash, and copied only when a group is created.
 ///
-/// The table is open-addressed (linear probing, at most half full) and holds per group its
+/// The table is open-addressed (linear probing, at most a quarter full) and holds per group its
 /// hash's top bits, its index and where its key words are; the words of every group are in
 /// one arena of cache lines, each group's starting on a line.
 #[derive(Clone, Debug)]
@@ -360,7 +360,7 @@ impl<T> GroupIndex<T> {
         }
     }
 
-    /// Puts `index` into a free slot for `hash`; the table has one (it is at most half full).
+    /// Puts `index` into a free slot for `hash`; the table has one (it is at most a quarter full).
     fn place(slots: &mut [Slot], hash: u64, slot: Slot) {
         let mask = slots.len() - 1;
         #[allow(clippy::cast_possible_truncation)]
@@ -374,7 +374,7 @@ impl<T> GroupIndex<T> {
     /// Inserts a group known to be absent; returns its index.
     pub(crate) fn insert(&mut self, key: &KeyRef<'_>, value: T) -> usize {
         let index = self.entries.len();
-        if (index + 1) * 2 > self.slots.len() {
+        if (index + 1) * 4 > self.slots.len() {
             self.grow();
         }
         let stored = key.stored_lines();
