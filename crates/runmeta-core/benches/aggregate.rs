@@ -24,9 +24,17 @@
 //!
 //! Items per second are records per second. Memory per group is printed before the runs
 //! (skipped when `RUNMETA_BENCH_NO_MEMORY` is set, for profilers).
+//!
+//! `RUNMETA_BENCH_PAIRED=N cargo bench -p runmeta-core --bench aggregate` runs, instead of
+//! divan, `N` rounds that each time one 4,096-record pass of `runmeta_3_distributions` and
+//! one of `prometheus_client_1_histogram` back to back (in alternating order; each timed
+//! pass follows an untimed one of the same contender, to warm the caches), and prints
+//! the medians and the distribution of the per-round ratio. Both contenders of a round see
+//! the same state of the machine, so the ratio holds still on a VM whose speed changes from
+//! second to second, where divan's separate medians of each contender do not.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use divan::counter::ItemsCount;
 use divan::Bencher;
@@ -243,6 +251,87 @@ fn after_10m() -> &'static Aggregator {
     AGG.get_or_init(|| aggregated(AggregatorConfig::new(group_by()), REPORT_RECORDS))
 }
 
+/// The `prometheus-client` peer: one 14-bucket histogram per label set.
+type PeerFamily = Family<PromLabels, Histogram, fn() -> Histogram>;
+
+fn peer_family() -> PeerFamily {
+    Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)))
+}
+
+/// One pass of `runmeta_3_distributions`: every draw's record into the aggregator.
+fn runmeta_pass(agg: &mut Aggregator, t: &mut Templates) {
+    for d in draws() {
+        agg.record(divan::black_box(fill(t, d)));
+    }
+}
+
+/// One pass of `prometheus_client_1_histogram`: the same record preparation, then one
+/// observation.
+fn peer_pass(family: &PeerFamily, t: &mut Templates) {
+    for d in draws() {
+        let secs = divan::black_box(fill(t, d)).duration.as_secs_f64();
+        family.get_or_create(&t.prom[d.template]).observe(secs);
+    }
+}
+
+/// The `RUNMETA_BENCH_PAIRED` mode; see the module docs.
+fn paired(rounds: usize) {
+    /// The time of the second of two passes: the first brings the contender's state back
+    /// into the caches the other contender used, as divan's repeated samples do.
+    fn timed(mut pass: impl FnMut()) -> f64 {
+        pass();
+        let start = Instant::now();
+        pass();
+        start.elapsed().as_secs_f64() * 1e6
+    }
+    fn median(v: &mut [f64]) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+    let mut agg = aggregated(three_distributions(), POOL);
+    let family = peer_family();
+    let mut t = templates();
+    // Warm up: every group and label set exists, the caches hold what they will.
+    for _ in 0..20 {
+        runmeta_pass(&mut agg, &mut t);
+        peer_pass(&family, &mut t);
+    }
+    let (mut ours, mut peer, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (a, b) = if round % 2 == 0 {
+            let a = timed(|| runmeta_pass(&mut agg, &mut t));
+            (a, timed(|| peer_pass(&family, &mut t)))
+        } else {
+            let b = timed(|| peer_pass(&family, &mut t));
+            (timed(|| runmeta_pass(&mut agg, &mut t)), b)
+        };
+        ours.push(a);
+        peer.push(b);
+        ratios.push(b / a);
+    }
+    let at_least_1 = ratios.iter().filter(|r| **r >= 1.0).count();
+    let (m_ours, m_peer) = (median(&mut ours), median(&mut peer));
+    let m_ratio = median(&mut ratios);
+    let quantile = |q: f64| {
+        // `ratios` is sorted by `median`.
+        let i = ((ratios.len() as f64 - 1.0) * q).round() as usize;
+        ratios.get(i).copied().unwrap_or(f64::NAN)
+    };
+    println!(
+        "paired rounds: {rounds} of {POOL} records each\n\
+         runmeta_3_distributions median {m_ours:.1} µs, prometheus_client_1_histogram median \
+         {m_peer:.1} µs\n\
+         throughput ratio (peer time / runmeta time) per round: median {m_ratio:.3}, \
+         p10 {:.3}, p25 {:.3}, p75 {:.3}, p90 {:.3}; rounds with ratio >= 1: {at_least_1} \
+         ({:.1} %)",
+        quantile(0.10),
+        quantile(0.25),
+        quantile(0.75),
+        quantile(0.90),
+        100.0 * at_least_1 as f64 / rounds.max(1) as f64,
+    );
+}
+
 #[divan::bench_group(sample_count = 100)]
 mod ingest {
     use super::*;
@@ -250,11 +339,9 @@ mod ingest {
     fn bench_aggregator(bencher: Bencher, config: AggregatorConfig) {
         let mut agg = aggregated(config, POOL);
         let mut t = templates();
-        bencher.counter(ItemsCount::new(POOL)).bench_local(|| {
-            for d in draws() {
-                agg.record(divan::black_box(fill(&mut t, d)));
-            }
-        });
+        bencher
+            .counter(ItemsCount::new(POOL))
+            .bench_local(|| runmeta_pass(&mut agg, &mut t));
     }
 
     #[divan::bench]
@@ -291,16 +378,11 @@ mod ingest {
 
     #[divan::bench]
     fn prometheus_client_1_histogram(bencher: Bencher) {
-        let family: Family<PromLabels, Histogram, _> =
-            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)));
+        let family = peer_family();
         let mut t = templates();
-        bencher.counter(ItemsCount::new(POOL)).bench_local(|| {
-            for d in draws() {
-                // The same record preparation as the runmeta benches, then one observation.
-                let secs = divan::black_box(fill(&mut t, d)).duration.as_secs_f64();
-                family.get_or_create(&t.prom[d.template]).observe(secs);
-            }
-        });
+        bencher
+            .counter(ItemsCount::new(POOL))
+            .bench_local(|| peer_pass(&family, &mut t));
     }
 
     #[divan::bench]
@@ -354,6 +436,13 @@ mod report {
 }
 
 fn main() {
+    if let Some(rounds) = std::env::var("RUNMETA_BENCH_PAIRED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        paired(rounds);
+        return;
+    }
     if std::env::var_os("RUNMETA_BENCH_NO_MEMORY").is_some() {
         // For profilers: skip the 11 million records of the memory line.
         divan::main();
