@@ -1,10 +1,12 @@
 //! The clocks of a run: one monotonic read at each end; the wall-clock start time (and the
 //! run id's millisecond) derived from a per-thread anchor rather than read again.
 //!
-//! The monotonic clock is [`quanta`]'s: it reads the CPU's time-stamp counter where that is
-//! invariant (about half the cost of `clock_gettime` on the machines measured, see
+//! The monotonic clock is a [`quanta::Clock`]: it reads the CPU's time-stamp counter where that
+//! is invariant (about half the cost of `clock_gettime` on the machines measured, see
 //! BENCHMARKS.md) and the OS clock elsewhere. Its calibration (10–200 ms, once per process)
-//! runs when a collector is installed, never inside a run.
+//! runs when a collector is installed, never inside a run. A run keeps the clock's raw reading
+//! and scales only the difference, once, at its end: `quanta::Instant::now()` would also look
+//! up a thread-local override (for mocking) and scale every reading.
 //!
 //! A wall-clock read costs as much as a monotonic one, and a run needs the monotonic pair
 //! anyway for its duration. Each thread pairs one `Instant` with one `SystemTime` reading and
@@ -12,9 +14,41 @@
 //! second old, so a step of the system clock (NTP) shows in start times within a second.
 
 use std::cell::Cell;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub(crate) use quanta::Instant;
+/// The process's monotonic clock, calibrated once.
+static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+
+fn clock() -> &'static quanta::Clock {
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
+/// A reading of the monotonic clock, unscaled (TSC ticks where the counter is used).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Instant(u64);
+
+impl Instant {
+    /// Reads the clock.
+    #[inline]
+    pub(crate) fn now() -> Instant {
+        Instant(clock().raw())
+    }
+
+    /// The time from `earlier` to `self`; `None` if `earlier` is later (a counter read on
+    /// another core can lag).
+    #[inline]
+    pub(crate) fn checked_duration_since(self, earlier: Instant) -> Option<Duration> {
+        (self.0 >= earlier.0).then(|| clock().delta(earlier.0, self.0))
+    }
+
+    /// The time since this reading; zero if the clock reads earlier now.
+    #[inline]
+    pub(crate) fn elapsed(self) -> Duration {
+        let clock = clock();
+        clock.delta(self.0, clock.raw())
+    }
+}
 
 /// How long one anchor serves before the wall clock is read again.
 const REANCHOR_AFTER: Duration = Duration::from_secs(1);
@@ -65,7 +99,7 @@ fn timestamp(nanos: i64) -> jiff::Timestamp {
 
 /// Calibrates the monotonic clock, so that no run pays for it.
 pub(crate) fn calibrate() {
-    let _ = Instant::now();
+    let _ = clock();
 }
 
 /// The system clock's Unix time in nanoseconds; 0 before 1970, saturated after 2262.
