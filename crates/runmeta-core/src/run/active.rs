@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::clock::{self, Instant};
 use super::collector;
+use super::record::RecordStart;
 use super::{MetadataRecord, Outcome, RunId, RunRecord, SharedRecord};
 use crate::metrics::{MessageMetrics, Metrics, ToolCallMetrics, Usage};
 
@@ -107,16 +108,18 @@ impl ActiveRun {
                 }
             }
         });
-        let record =
-            super::pool::fresh_record(run_id, Cow::Borrowed(spec.agent), started_at, |r| {
-                r.parent_run_id = parent_run_id;
-                r.session_id = session;
-                r.team = team;
-                r.request_model = model;
-                r.release.clone_from(&collector.release);
-                r.metadata = metadata;
-                r.stop_reason = Cow::Borrowed(UNSET_STOP_REASON);
-            });
+        let record = super::pool::fresh_record(RecordStart {
+            run_id,
+            parent_run_id,
+            session_id: session,
+            agent: Cow::Borrowed(spec.agent),
+            team,
+            request_model: model,
+            release: collector.release.clone(),
+            started_at,
+            stop_reason: Cow::Borrowed(UNSET_STOP_REASON),
+            metadata,
+        });
         #[cfg(feature = "tracing")]
         let span = super::spans::run_span(&record);
         Some(ActiveRun {

@@ -12,14 +12,13 @@
 //! The pool holds at most [`KEEP`] records per thread, and only records whose collections are
 //! small, so what it keeps is bounded (a few KiB per thread).
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use jiff::Timestamp;
 use triomphe::UniqueArc;
 
-use super::{RunId, RunRecord, SharedRecord};
+use super::record::RecordStart;
+use super::{RunRecord, SharedRecord};
 use crate::schema::{DynMetadata, RunMetadata};
 
 /// Records kept per thread.
@@ -31,23 +30,15 @@ thread_local! {
     static SPARE: RefCell<Vec<UniqueArc<RunRecord>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A record for a run starting now, as [`RunRecord::with_id`] builds it then `fill` completes
-/// it: a pooled one reset in place when this thread has one, else a new allocation. Unique by
-/// type, so the run writes to it with no check, and shareable at its end for free.
-pub(crate) fn fresh_record(
-    run_id: RunId,
-    agent: Cow<'static, str>,
-    started_at: Timestamp,
-    fill: impl FnOnce(&mut RunRecord),
-) -> UniqueArc<RunRecord> {
+/// A record for a run starting now, as [`RunRecord::starting`] builds it: a pooled one reset
+/// in place when this thread has one, else a new allocation. Unique by type, so the run writes
+/// to it with no check, and shareable at its end for free.
+pub(crate) fn fresh_record(start: RecordStart) -> UniqueArc<RunRecord> {
     if let Some(mut pooled) = take() {
-        pooled.reset(run_id, agent, started_at);
-        fill(&mut pooled);
+        pooled.reset(start);
         return pooled;
     }
-    let mut record = UniqueArc::new(RunRecord::with_id(run_id, agent, started_at));
-    fill(&mut record);
-    record
+    UniqueArc::new(RunRecord::starting(start))
 }
 
 /// Takes a record to reuse (reset it before use).
@@ -110,6 +101,7 @@ pub(crate) fn recycle(record: SharedRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     fn record() -> SharedRecord {
         SharedRecord::new(RunRecord::new(

@@ -228,6 +228,40 @@ pub struct RunRecord {
     pub metadata: Option<MetadataRecord>,
 }
 
+/// What a record starts with, written once when a run starts; every other field starts
+/// empty.
+pub(crate) struct RecordStart {
+    pub(crate) run_id: RunId,
+    pub(crate) parent_run_id: Option<RunId>,
+    pub(crate) session_id: Option<Arc<str>>,
+    pub(crate) agent: Cow<'static, str>,
+    pub(crate) team: Option<Cow<'static, str>>,
+    pub(crate) request_model: Option<Cow<'static, str>>,
+    pub(crate) release: Option<Arc<str>>,
+    pub(crate) started_at: Timestamp,
+    pub(crate) stop_reason: Cow<'static, str>,
+    pub(crate) metadata: Option<MetadataRecord>,
+}
+
+impl RecordStart {
+    /// An identity alone: no parent, session, team, model, release or metadata, and the
+    /// stop reason `completed`.
+    pub(crate) fn new(run_id: RunId, agent: Cow<'static, str>, started_at: Timestamp) -> Self {
+        RecordStart {
+            run_id,
+            parent_run_id: None,
+            session_id: None,
+            agent,
+            team: None,
+            request_model: None,
+            release: None,
+            started_at,
+            stop_reason: Cow::Borrowed("completed"),
+            metadata: None,
+        }
+    }
+}
+
 impl RunRecord {
     /// A record with the given identity and everything else empty; the start of a record
     /// built by hand (tests, imports).
@@ -243,20 +277,37 @@ impl RunRecord {
         agent: impl Into<Cow<'static, str>>,
         started_at: Timestamp,
     ) -> Self {
+        RunRecord::starting(RecordStart::new(run_id, agent.into(), started_at))
+    }
+
+    /// A record holding `start` and everything else empty.
+    pub(crate) fn starting(start: RecordStart) -> Self {
+        let RecordStart {
+            run_id,
+            parent_run_id,
+            session_id,
+            agent,
+            team,
+            request_model,
+            release,
+            started_at,
+            stop_reason,
+            metadata,
+        } = start;
         RunRecord {
             run_id,
-            parent_run_id: None,
-            session_id: None,
-            agent: agent.into(),
-            team: None,
-            request_model: None,
-            release: None,
+            parent_run_id,
+            session_id,
+            agent,
+            team,
+            request_model,
+            release,
             started_at,
             duration: Duration::ZERO,
             model_time: Duration::ZERO,
             time_to_first_token: None,
             status: RunStatus::Success,
-            stop_reason: Cow::Borrowed("completed"),
+            stop_reason,
             error_class: None,
             metrics: Metrics::default(),
             per_model: Vec::new(),
@@ -266,18 +317,15 @@ impl RunRecord {
             children_cost: Cost::ZERO,
             child_runs: 0,
             unpriced_messages: 0,
-            metadata: None,
+            metadata,
         }
     }
 
-    /// Makes this record what [`RunRecord::with_id`] builds, in place, keeping the capacity of
-    /// its collections: how a pooled record is reused by the next run.
-    pub(crate) fn reset(
-        &mut self,
-        new_run_id: RunId,
-        new_agent: Cow<'static, str>,
-        new_started_at: Timestamp,
-    ) {
+    /// Makes this record what [`RunRecord::starting`] builds, in place, keeping the capacity
+    /// of its collections: how a pooled record is reused by the next run. Each field is
+    /// written once.
+    #[inline]
+    pub(crate) fn reset(&mut self, start: RecordStart) {
         // Every field is named (no `..`): a field added later cannot be forgotten here.
         let RunRecord {
             run_id,
@@ -304,19 +352,19 @@ impl RunRecord {
             unpriced_messages,
             metadata,
         } = self;
-        *run_id = new_run_id;
-        *parent_run_id = None;
-        *session_id = None;
-        *agent = new_agent;
-        *team = None;
-        *request_model = None;
-        *release = None;
-        *started_at = new_started_at;
+        *run_id = start.run_id;
+        *parent_run_id = start.parent_run_id;
+        *session_id = start.session_id;
+        *agent = start.agent;
+        *team = start.team;
+        *request_model = start.request_model;
+        *release = start.release;
+        *started_at = start.started_at;
         *duration = Duration::ZERO;
         *model_time = Duration::ZERO;
         *time_to_first_token = None;
         *status = RunStatus::Success;
-        *stop_reason = Cow::Borrowed("completed");
+        *stop_reason = start.stop_reason;
         *error_class = None;
         metrics.reset();
         per_model.clear();
@@ -326,7 +374,7 @@ impl RunRecord {
         *children_cost = Cost::ZERO;
         *child_runs = 0;
         *unpriced_messages = 0;
-        *metadata = None;
+        *metadata = start.metadata;
     }
 
     /// Own usage plus the children's: the full-team total (Agno's team session metrics).
@@ -414,7 +462,7 @@ mod tests {
         });
 
         let id = RunId::new();
-        used.reset(id, "new".into(), started);
+        used.reset(RecordStart::new(id, "new".into(), started));
         let fresh = RunRecord::with_id(id, "new", started);
         assert_eq!(format!("{used:?}"), format!("{fresh:?}"));
         assert!(used.tool_calls.capacity() >= 1, "capacity is kept");
