@@ -108,7 +108,7 @@ impl ActiveRun {
                 }
             }
         });
-        let record = super::pool::fresh_record(RecordStart {
+        let record = super::pool::fresh_record(|| RecordStart {
             run_id,
             parent_run_id,
             session_id: session,

@@ -30,15 +30,17 @@ thread_local! {
     static SPARE: RefCell<Vec<UniqueArc<RunRecord>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A record for a run starting now, as [`RunRecord::starting`] builds it: a pooled one reset
-/// in place when this thread has one, else a new allocation. Unique by type, so the run writes
-/// to it with no check, and shareable at its end for free.
-pub(crate) fn fresh_record(start: RecordStart) -> UniqueArc<RunRecord> {
+/// A record for a run starting now, as [`RunRecord::starting`] builds it from `start()`: a
+/// pooled one reset in place when this thread has one, else a new allocation. Unique by type,
+/// so the run writes to it with no check, and shareable at its end for free. (`start` is a
+/// closure so that each branch builds the fields where they go, not in a copy.)
+#[inline]
+pub(crate) fn fresh_record(start: impl FnOnce() -> RecordStart) -> UniqueArc<RunRecord> {
     if let Some(mut pooled) = take() {
-        pooled.reset(start);
+        pooled.reset(start());
         return pooled;
     }
-    UniqueArc::new(RunRecord::starting(start))
+    UniqueArc::new(RunRecord::starting(start()))
 }
 
 /// Takes a record to reuse (reset it before use).
