@@ -282,32 +282,20 @@ impl RunRecord {
 
     /// A record holding `start` and everything else empty.
     pub(crate) fn starting(start: RecordStart) -> Self {
-        let RecordStart {
-            run_id,
-            parent_run_id,
-            session_id,
-            agent,
-            team,
-            request_model,
-            release,
-            started_at,
-            stop_reason,
-            metadata,
-        } = start;
         RunRecord {
-            run_id,
-            parent_run_id,
-            session_id,
-            agent,
-            team,
-            request_model,
-            release,
-            started_at,
+            run_id: start.run_id,
+            parent_run_id: start.parent_run_id,
+            session_id: start.session_id,
+            agent: start.agent,
+            team: start.team,
+            request_model: start.request_model,
+            release: start.release,
+            started_at: start.started_at,
             duration: Duration::ZERO,
             model_time: Duration::ZERO,
             time_to_first_token: None,
             status: RunStatus::Success,
-            stop_reason,
+            stop_reason: start.stop_reason,
             error_class: None,
             metrics: Metrics::default(),
             per_model: Vec::new(),
@@ -317,7 +305,7 @@ impl RunRecord {
             children_cost: Cost::ZERO,
             child_runs: 0,
             unpriced_messages: 0,
-            metadata,
+            metadata: start.metadata,
         }
     }
 
