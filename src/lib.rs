@@ -76,7 +76,10 @@
 //! A return type named `Result` decides the outcome (`Ok` → success, `Err` → error, with the
 //! class from [`ErrorClass`](run::ErrorClass) or the error type's name); any other return is a
 //! success; a panic is recorded as `panicked` and resumed; a future dropped before completion
-//! is `cancelled`. For `#[async_trait]` methods, put `#[track_run]` *below* `#[async_trait]`'s
+//! is `cancelled`. An `async fn`'s run starts at its first poll, where its `metadata`,
+//! `session` and `model` expressions are evaluated: dropped unpolled, it never ran and is not
+//! recorded. A fn returning `impl Future` evaluates them when called; its future dropped
+//! unpolled is recorded as `cancelled`. For `#[async_trait]` methods, put `#[track_run]` *below* `#[async_trait]`'s
 //! expansion point, i.e. on the method inside the `#[async_trait] impl` block: the macro finds
 //! the `Box::pin(async move { .. })` body and tracks the future.
 //!

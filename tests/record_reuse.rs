@@ -218,3 +218,74 @@ fn alternating_values_never_show_in_held_copies() {
         assert_eq!(note(run), Some((*expected).into()));
     }
 }
+
+/// Returns `impl Future`: its `metadata = meta` is evaluated when it is called, not when it
+/// is first polled (as an `async fn`'s is).
+#[track_run(agent = "deferred", metadata = meta)]
+fn deferred(meta: &Meta) -> impl std::future::Future<Output = u32> + 'static {
+    let tier = meta.tier;
+    async move {
+        tokio::task::yield_now().await;
+        u32::from(tier == Tier::Enterprise)
+    }
+}
+
+#[track_run(agent = "outer", metadata = meta)]
+fn outer(meta: &Meta, inner: &Meta) -> u32 {
+    with_meta(inner)
+}
+
+/// `metadata = expr` is copied when the run's arguments are evaluated, into the record the
+/// thread will reuse: futures created before others run, polled in another order or never,
+/// and runs nested in runs each keep their own value.
+#[test]
+fn metadata_prepared_at_call_time_stays_with_its_run() {
+    let _turn = serial();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let metas: Vec<Meta> = (0..4)
+        .map(|i| Meta {
+            tier: if i % 2 == 0 {
+                Tier::Free
+            } else {
+                Tier::Enterprise
+            },
+            note: format!("note {i}"),
+        })
+        .collect();
+    let note =
+        |r: &RunRecord| r.metadata.as_ref().expect("metadata").value.to_json()["note"].clone();
+    for _ in 0..3 {
+        // Warm the pool with a value of the same type, then prepare two futures at once.
+        assert_eq!(with_meta(&metas[3]), 1);
+        let first = deferred(&metas[0]);
+        let second = deferred(&metas[1]);
+        // A sync run in between takes a record of its own.
+        assert_eq!(with_meta(&metas[2]), 0);
+        assert_eq!(note(&last()), "note 2");
+        assert_eq!(rt.block_on(second), 1);
+        let run = last();
+        assert_eq!(run.status, RunStatus::Success);
+        assert_eq!(
+            (note(&run), run.label("tier")),
+            ("note 1".into(), Some("enterprise"))
+        );
+        // Dropped unpolled: still recorded (cancelled) with its own metadata.
+        drop(first);
+        let run = last();
+        assert_eq!(run.status, RunStatus::Cancelled);
+        assert_eq!(
+            (note(&run), run.label("tier")),
+            ("note 0".into(), Some("free"))
+        );
+        // Nested: the outer run's metadata was prepared before the inner run's.
+        assert_eq!(outer(&metas[1], &metas[2]), 0);
+        let run = last();
+        assert_eq!(run.agent, "outer");
+        assert_eq!(note(&run), "note 1");
+        // An `async fn` evaluates its metadata at its first poll, inside `block_on`.
+        assert!(rt.block_on(async_busy(&metas[3])).is_err());
+        assert_eq!(note(&last()), "note 3");
+    }
+}

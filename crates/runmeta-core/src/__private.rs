@@ -94,18 +94,17 @@ pub use crate::run::{
     ViaTypeName,
 };
 
-/// Turns the value of `metadata = expr` into a record: validated, cloned behind an `Arc`.
+/// Turns the value of `metadata = expr` into the run's metadata: validated, and copied into
+/// the record the run will fill.
 pub trait MetadataArg {
-    /// The record; validation errors are attached, the run is recorded either way.
-    fn metadata_record(&self) -> crate::run::MetadataRecord;
+    /// The prepared metadata; validation errors are attached, the run is recorded either way.
+    fn prepare_metadata(&self) -> crate::run::PreparedMetadata;
 }
 
 impl<M: RunMetadata + Clone + std::fmt::Debug> MetadataArg for M {
-    fn metadata_record(&self) -> crate::run::MetadataRecord {
-        crate::run::MetadataRecord {
-            errors: self.validate().err().map(std::sync::Arc::new),
-            value: crate::run::reuse_metadata(self),
-        }
+    #[inline]
+    fn prepare_metadata(&self) -> crate::run::PreparedMetadata {
+        crate::run::prepare_metadata(self)
     }
 }
 

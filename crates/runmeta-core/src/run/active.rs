@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::clock::{self, Instant};
 use super::collector;
 use super::record::RecordStart;
-use super::{MetadataRecord, Outcome, RunId, RunRecord, SharedRecord};
+use super::{Outcome, PreparedMetadata, RunId, RunRecord, SharedRecord};
 use crate::metrics::{MessageMetrics, Metrics, ToolCallMetrics, Usage};
 
 /// What a tracked fn declares once: `#[track_run(agent = .., team = .., model = ..)]`.
@@ -30,7 +30,7 @@ pub struct RunSpec {
 #[derive(Debug, Default)]
 pub struct RunArgs {
     /// The run's metadata.
-    pub metadata: Option<MetadataRecord>,
+    pub metadata: Option<PreparedMetadata>,
     /// The session id.
     pub session: Option<Arc<str>>,
     /// The model the run requests (`gen_ai.request.model`).
@@ -108,7 +108,7 @@ impl ActiveRun {
                 }
             }
         });
-        let record = super::pool::fresh_record(|| RecordStart {
+        let record = super::pool::fresh_record(metadata, |metadata| RecordStart {
             run_id,
             parent_run_id,
             session_id: session,

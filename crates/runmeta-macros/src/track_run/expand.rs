@@ -19,7 +19,7 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
     let metadata = match &options.metadata {
         Some(e) => quote!(::core::option::Option::Some({
             use ::runmeta::__private::MetadataArg as _;
-            (#e).metadata_record()
+            (#e).prepare_metadata()
         })),
         None => quote!(::core::option::Option::None),
     };
