@@ -353,7 +353,7 @@ mod steps {
     fn record() -> RunRecord {
         let mut record = RunRecord::new(Cow::Borrowed("bench"), jiff::Timestamp::now());
         record.metadata = Some(runmeta::run::MetadataRecord {
-            value: Arc::new(meta()),
+            value: runmeta::run::MetadataValue::new(meta()),
             errors: None,
         });
         record
@@ -405,7 +405,7 @@ mod steps {
 
     /// `prepare_metadata()`, what `metadata = meta` does: validate, then copy into a record
     /// this thread can reuse (here none is pooled between iterations, as divan keeps each
-    /// output alive until the sample ends: the copy goes into the spare `Arc` or a new one).
+    /// output alive until the sample ends: the copy goes into a value the pool kept or a new one).
     #[divan::bench]
     fn prepare_metadata(b: Bencher<'_, '_>) {
         let meta = meta();

@@ -1,6 +1,6 @@
 //! A tracked call in the steady state allocates nothing: its record comes from the thread's
-//! pool, and its metadata is copied field by field into the thread's spare value of its type
-//! (a `String` keeps its buffer), also when runs alternate between schemas. A schema with a field type that is not `Clone` still gets the right values.
+//! pool, and its metadata is copied field by field into that record's value, or a value of its
+//! type the pool kept (a `String` keeps its buffer), also when runs alternate between schemas. A schema with a field type that is not `Clone` still gets the right values.
 //!
 //! The counting allocator is `allocation-counter`'s (see `alloc_labels.rs`); its counts are
 //! per thread.
@@ -84,7 +84,7 @@ fn place(meta: &Order) -> usize {
 }
 
 #[test]
-fn alternating_schemas_each_reuse_their_own_spare() {
+fn alternating_schemas_each_reuse_a_kept_value_of_their_type() {
     let _turn = serial();
     let tickets: Vec<Ticket> = (0..32)
         .map(|i| ticket(&format!("cust_{i:06}"), None, 2))

@@ -289,3 +289,91 @@ fn metadata_prepared_at_call_time_stays_with_its_run() {
         assert_eq!(note(&last()), "note 3");
     }
 }
+
+#[derive(Clone, RunMetadata)]
+pub struct Other {
+    pub region: String,
+}
+
+#[track_run(agent = "other", metadata = meta)]
+fn other(meta: &Other) -> usize {
+    meta.region.len()
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Plain,
+    WithMeta,
+    Other,
+}
+
+#[test]
+fn runs_without_metadata_or_of_another_schema_in_between_keep_each_runs_values() {
+    use Step::{Other as O, Plain as P, WithMeta as M};
+    let _turn = serial();
+    // Each pattern makes the pooled record's value unusable for some runs: a run without
+    // metadata takes a record holding a value, a run of the other schema finds the wrong type.
+    let patterns = [[M, P, O], [O, O, M], [P, M, P], [M, O, M]];
+    let mut held = Vec::new();
+    for i in 0..40 {
+        let meta = Meta {
+            tier: if i % 3 == 0 {
+                Tier::Free
+            } else {
+                Tier::Enterprise
+            },
+            note: format!("note {i}"),
+        };
+        let region = Other {
+            region: format!("region-{i}"),
+        };
+        for step in patterns[i % patterns.len()] {
+            match step {
+                P => {
+                    plain();
+                }
+                M => {
+                    with_meta(&meta);
+                }
+                O => {
+                    other(&region);
+                }
+            }
+            let run = last();
+            match step {
+                P => assert_plain(&run),
+                M => {
+                    let value = &run.metadata.as_ref().expect("metadata").value;
+                    assert_eq!(value.schema_name(), "Meta");
+                    assert_eq!(value.to_json()["note"], format!("note {i}"));
+                    let tier = if i % 3 == 0 { "free" } else { "enterprise" };
+                    assert_eq!(run.label("tier"), Some(tier));
+                }
+                O => {
+                    let value = &run.metadata.as_ref().expect("metadata").value;
+                    assert_eq!(value.schema_name(), "Other");
+                    assert_eq!(value.to_json()["region"], format!("region-{i}"));
+                }
+            }
+            held.push((run, i));
+        }
+    }
+    // Copies kept across all those runs still show their own run's values.
+    for (run, i) in &held {
+        match run.agent.as_ref() {
+            "with_meta" => assert_eq!(
+                run.metadata
+                    .as_ref()
+                    .map(|m| m.value.to_json()["note"].clone()),
+                Some(format!("note {i}").into())
+            ),
+            "other" => assert_eq!(
+                run.metadata
+                    .as_ref()
+                    .map(|m| m.value.to_json()["region"].clone()),
+                Some(format!("region-{i}").into())
+            ),
+            _ => assert_plain(run),
+        }
+    }
+}

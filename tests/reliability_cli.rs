@@ -20,7 +20,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use runmeta::metrics::{Metrics, Usage};
-use runmeta::run::{MetadataRecord, RunRecord};
+use runmeta::run::{MetadataRecord, MetadataValue, RunRecord};
 use runmeta::schema::JsonMetadata;
 use runmeta_store::Store;
 use serde_json::{Map, Value};
@@ -83,7 +83,7 @@ fn seeded() -> Seeded {
                 Value::String(if i % 3 == 0 { "high" } else { "low" }.into()),
             );
             r.metadata = Some(MetadataRecord {
-                value: std::sync::Arc::new(JsonMetadata {
+                value: MetadataValue::new(JsonMetadata {
                     schema: "SupportRun".into(),
                     version: 1,
                     values,

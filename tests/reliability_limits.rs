@@ -20,7 +20,9 @@ use proptest::test_runner::Config;
 use runmeta::metrics::{ModelRef, ToolCallMetrics, ToolStatus, Usage};
 use runmeta::prelude::*;
 use runmeta::pricing::{PricingError, PricingTable};
-use runmeta::run::{MetadataRecord, ModelBreakdown, RecordJsonError, RunRecord, RunStatus, Sink};
+use runmeta::run::{
+    MetadataRecord, MetadataValue, ModelBreakdown, RecordJsonError, RunRecord, RunStatus, Sink,
+};
 use runmeta::schema::limits::{MAX_DOCUMENT_BYTES, MAX_KEYS};
 use runmeta::schema::{JsonMetadata, MetadataErrors, Problem, UnknownKeys};
 use runmeta_export::prometheus::{ExporterConfig, PrometheusExporter, OVERFLOW_LABEL_VALUE};
@@ -341,7 +343,7 @@ fn run_with(value: &str) -> RunRecord {
     let mut values = Map::new();
     values.insert("tier".into(), Value::String(value.to_owned()));
     r.metadata = Some(MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: "imported".into(),
             version: 1,
             values,
@@ -566,7 +568,7 @@ fn a_million_distinct_label_values_stay_within_the_series_cap() {
                         let mut values = Map::new();
                         values.insert("tier".into(), Value::String(format!("v{i}")));
                         run.metadata = Some(MetadataRecord {
-                            value: Arc::new(JsonMetadata {
+                            value: MetadataValue::new(JsonMetadata {
                                 values,
                                 label_keys: vec!["tier".into()],
                                 ..JsonMetadata::default()

@@ -19,7 +19,7 @@ use proptest::test_runner::Config;
 use runmeta::metrics::{
     Cost, MessageMetrics, Metrics, ModelRef, ToolCallMetrics, ToolStatus, Usage,
 };
-use runmeta::run::{MetadataRecord, ModelBreakdown, RunRecord, RunStatus};
+use runmeta::run::{MetadataRecord, MetadataValue, ModelBreakdown, RunRecord, RunStatus};
 use runmeta::schema::JsonMetadata;
 use runmeta_store::{RunFilter, RunQuery, Store, StoreError};
 use serde_json::{Map, Value};
@@ -143,7 +143,7 @@ fn run_with(h: &[String; 8]) -> RunRecord {
     values.insert("tier".into(), Value::String(h[3].clone()));
     values.insert("note".into(), Value::String(h[0].clone()));
     r.metadata = Some(MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: h[7].clone(),
             version: 1,
             values,

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use runmeta_core::metrics::{
     Cost, MessageMetrics, Metrics, ModelRef, ToolCallMetrics, ToolStatus, Usage,
 };
-use runmeta_core::run::{MetadataRecord, RunRecord, RunStatus};
+use runmeta_core::run::{MetadataRecord, MetadataValue, RunRecord, RunStatus};
 use runmeta_core::schema::JsonMetadata;
 use runmeta_store::Store;
 
@@ -76,7 +76,7 @@ fn run(agent: &str, ago_secs: i64, ms: u64, priority: &str, tier: &str) -> RunRe
     values.insert("customer_tier".into(), json!(tier));
     values.insert("ticket_id".into(), json!("SUP-1"));
     r.metadata = Some(MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: "SupportRun".into(),
             version: 1,
             values,

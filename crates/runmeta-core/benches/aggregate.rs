@@ -33,7 +33,7 @@
 //! the same state of the machine, so the ratio holds still on a VM whose speed changes from
 //! second to second, where divan's separate medians of each contender do not.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use divan::counter::ItemsCount;
@@ -44,7 +44,7 @@ use runmeta_core::aggregate::{
     main_model, Aggregator, AggregatorConfig, AggregatorSink, Dimension, GroupBy, TokenType,
 };
 use runmeta_core::metrics::{Metrics, ModelRef, ModelRole, ToolCallMetrics, ToolStatus, Usage};
-use runmeta_core::run::{MetadataRecord, ModelBreakdown, RunRecord, Sink};
+use runmeta_core::run::{MetadataRecord, MetadataValue, ModelBreakdown, RunRecord, Sink};
 use runmeta_core::schema::{Deadline, DynMetadata};
 use serde_json::{Map, Value};
 
@@ -154,7 +154,7 @@ fn templates() -> Templates {
                         error_class: None,
                     });
                     r.metadata = Some(MetadataRecord {
-                        value: Arc::new(BenchMeta { priority }),
+                        value: MetadataValue::new(BenchMeta { priority }),
                         errors: None,
                     });
                     records.push(r);

@@ -217,9 +217,8 @@ impl SlaCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::MetadataRecord;
+    use crate::run::{MetadataRecord, MetadataValue};
     use crate::schema::JsonMetadata;
-    use std::sync::Arc;
 
     fn run_with_deadline(start: &str, deadline: &str, dur_s: u64) -> RunRecord {
         let mut run = RunRecord::new("support", start.parse().unwrap());
@@ -235,7 +234,7 @@ mod tests {
             sla_target_key: None,
         };
         run.metadata = Some(MetadataRecord {
-            value: Arc::new(meta),
+            value: MetadataValue::new(meta),
             errors: None,
         });
         run

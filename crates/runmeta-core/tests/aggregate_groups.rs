@@ -9,7 +9,9 @@ use runmeta_core::aggregate::{
 use runmeta_core::metrics::{
     Cost, MessageMetrics, ModelRef, ModelRole, ToolCallMetrics, ToolStatus, Usage,
 };
-use runmeta_core::run::{MetadataRecord, ModelBreakdown, RunRecord, RunStatus, Sink};
+use runmeta_core::run::{
+    MetadataRecord, MetadataValue, ModelBreakdown, RunRecord, RunStatus, Sink,
+};
 use runmeta_core::schema::JsonMetadata;
 use runmeta_core::sla::SlaPolicy;
 use serde_json::{json, Map, Value};
@@ -21,7 +23,7 @@ fn t0() -> jiff::Timestamp {
 fn metadata(values: Value, labels: &[&str]) -> MetadataRecord {
     let values: Map<String, Value> = values.as_object().cloned().unwrap_or_default();
     MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: "SupportRun".into(),
             version: 1,
             values,

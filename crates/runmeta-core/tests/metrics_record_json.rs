@@ -8,7 +8,9 @@ use jiff::{SignedDuration, Timestamp};
 use runmeta_core::metrics::{
     Cost, MessageMetrics, Metrics, ModelRef, ModelRole, ToolCallMetrics, ToolStatus, Usage,
 };
-use runmeta_core::run::{MetadataRecord, RecordJsonError, RunId, RunRecord, RunStatus};
+use runmeta_core::run::{
+    MetadataRecord, MetadataValue, RecordJsonError, RunId, RunRecord, RunStatus,
+};
 use runmeta_core::schema::{
     Deadline, DynMetadata, FieldError, JsonMetadata, MetadataErrors, Problem, REDACTED,
 };
@@ -135,7 +137,7 @@ fn sample() -> RunRecord {
     run.children_cost = Cost::from_nanos(99_000);
     run.child_runs = 2;
     run.metadata = Some(MetadataRecord {
-        value: Arc::new(SupportRun {
+        value: MetadataValue::new(SupportRun {
             ticket_id: "SUP-2024-001234".into(),
             priority: "high",
             customer_id: "cust_abc123".into(),
@@ -358,7 +360,7 @@ fn json_metadata_round_trips_exactly() {
         sla_target_key: Some("budget_s".into()),
     };
     run.metadata = Some(MetadataRecord {
-        value: Arc::new(meta.clone()),
+        value: MetadataValue::new(meta.clone()),
         errors: None,
     });
     let back = RunRecord::from_json(&run.to_json()).unwrap();

@@ -20,7 +20,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use runmeta_core::metrics::{Cost, Metrics, ModelRef, ToolCallMetrics, ToolStatus, Usage};
-use runmeta_core::run::{MetadataRecord, ModelBreakdown, RunRecord, RunStatus};
+use runmeta_core::run::{MetadataRecord, MetadataValue, ModelBreakdown, RunRecord, RunStatus};
 use runmeta_core::schema::JsonMetadata;
 use runmeta_export::prometheus::{
     normalize_error_class, PrometheusExporter, GENAI_DURATION_BUCKETS, GENAI_TOKEN_BUCKETS,
@@ -41,7 +41,7 @@ fn metadata(priority: &str, tier: &str) -> MetadataRecord {
     values.insert("customer_tier".into(), tier.into());
     values.insert("customer_id".into(), "[redacted]".into());
     MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: "support_run".into(),
             version: 1,
             values,

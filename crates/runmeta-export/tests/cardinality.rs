@@ -186,7 +186,7 @@ fn a_run_with_100k_labels_keeps_the_per_run_cap_and_counts_the_rest() {
     assert_eq!(cap, 32);
     let mut r = common::run("wide", RunStatus::Success, 10, vec![]);
     r.metadata = Some(runmeta_core::run::MetadataRecord {
-        value: std::sync::Arc::new(ManyLabels(PAIRS)),
+        value: runmeta_core::run::MetadataValue::new(ManyLabels(PAIRS)),
         errors: None,
     });
     exporter.record(&r);

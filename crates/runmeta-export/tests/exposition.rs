@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runmeta_core::metrics::{ToolStatus, Usage};
-use runmeta_core::run::{MetadataRecord, RunRecord, RunStatus, Sink};
+use runmeta_core::run::{MetadataRecord, MetadataValue, RunRecord, RunStatus, Sink};
 use runmeta_core::schema::JsonMetadata;
 use runmeta_export::prometheus::{ExporterConfig, PrometheusExporter};
 use serde_json::json;
@@ -279,7 +279,7 @@ fn redacted_fields_and_ids_never_appear() {
     values.insert("priority".into(), json!("high"));
     values.insert("customer_id".into(), json!("SECRET-MARKER-123"));
     run.metadata = Some(MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: "support_run".into(),
             version: 1,
             values,
@@ -310,7 +310,7 @@ fn odd_metadata_label_keys_are_sanitized() {
         values.insert(key.into(), json!(true));
     }
     run.metadata = Some(MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             label_keys: ["status", "tier-v2", "2fa", "__name__", "", "ok"]
                 .map(String::from)
                 .to_vec(),

@@ -24,7 +24,7 @@ use serde_json::{json, Map};
 use runmeta_core::metrics::{
     Cost, MessageMetrics, Metrics, ModelRef, ModelRole, ToolCallMetrics, ToolStatus, Usage,
 };
-use runmeta_core::run::{MetadataRecord, RunId, RunRecord, RunStatus, Sink};
+use runmeta_core::run::{MetadataRecord, MetadataValue, RunId, RunRecord, RunStatus, Sink};
 use runmeta_core::schema::JsonMetadata;
 use runmeta_store::{GroupBy, Overflow, ReportQuery, RunFilter, SinkConfig, Store, StoreSink};
 
@@ -38,7 +38,7 @@ fn metadata(tier: &str, priority: &str) -> MetadataRecord {
     values.insert("customer_tier".into(), json!(tier));
     values.insert("customer_id".into(), json!("[redacted]"));
     MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: "SupportRun".into(),
             version: 1,
             values,

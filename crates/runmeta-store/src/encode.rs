@@ -9,8 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use runmeta_core::metrics::{ModelRole, ToolStatus, Usage};
-use runmeta_core::run::{RunId, RunRecord, RunStatus};
-use runmeta_core::schema::DynMetadata;
+use runmeta_core::run::{MetadataValue, RunId, RunRecord, RunStatus};
 use runmeta_core::sla::SlaPolicy;
 
 use crate::codec::{self, int, nanos, ts_nanos};
@@ -83,7 +82,7 @@ pub(crate) struct EncodedRun {
     /// here, on the caller's thread); `None` without labels.
     pub labels: Option<Labels>,
     /// The metadata, for its schema name (`meta_schema`, borrowed when bound: no copy).
-    pub meta: Option<Arc<dyn DynMetadata>>,
+    pub meta: Option<MetadataValue>,
     pub meta_version: Option<i64>,
     pub meta_valid: Option<bool>,
     pub metadata: Option<String>,
@@ -169,7 +168,7 @@ pub(crate) fn encode(run: &RunRecord) -> Result<EncodedRun, StoreError> {
     let sla = SlaPolicy::default().evaluate(run);
     let (meta, meta_version, meta_valid, metadata) = match &run.metadata {
         Some(m) => (
-            Some(Arc::clone(&m.value)),
+            Some(m.value.clone()),
             Some(i64::from(m.value.schema_version())),
             Some(m.errors.is_none()),
             metadata_text(m),
@@ -423,7 +422,7 @@ mod tests {
 
     #[test]
     fn metadata_text_is_to_json_less_the_columns() {
-        use runmeta_core::run::MetadataRecord;
+        use runmeta_core::run::{MetadataRecord, MetadataValue};
         use runmeta_core::schema::JsonMetadata;
         let mut values = Map::new();
         values.insert("priority".into(), "high".into());
@@ -439,7 +438,7 @@ mod tests {
             sla_target_key: Some("target_s".into()),
         };
         let record = |json: &JsonMetadata| MetadataRecord {
-            value: Arc::new(json.clone()),
+            value: MetadataValue::new(json.clone()),
             errors: None,
         };
         let text = metadata_text(&record(&json)).unwrap();

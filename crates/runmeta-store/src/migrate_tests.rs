@@ -11,7 +11,7 @@ use serde_json::{json, Map};
 
 use runmeta_core::metrics::{Cost, MessageMetrics, Metrics, ModelRef, ModelRole, Usage};
 use runmeta_core::metrics::{ToolCallMetrics, ToolStatus};
-use runmeta_core::run::{MetadataRecord, RunRecord, RunStatus};
+use runmeta_core::run::{MetadataRecord, MetadataValue, RunRecord, RunStatus};
 use runmeta_core::schema::JsonMetadata;
 
 use crate::migrations::MIGRATIONS;
@@ -23,7 +23,7 @@ fn metadata(priority: &str) -> MetadataRecord {
     values.insert("priority".into(), json!(priority));
     values.insert("ticket".into(), json!("T-1"));
     MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: "S".into(),
             version: 1,
             values,

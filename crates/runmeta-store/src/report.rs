@@ -410,9 +410,8 @@ mod tests {
 
     #[test]
     fn a_parallel_scan_equals_a_single_one() {
-        use runmeta_core::run::{MetadataRecord, RunRecord, RunStatus};
+        use runmeta_core::run::{MetadataRecord, MetadataValue, RunRecord, RunStatus};
         use runmeta_core::schema::JsonMetadata;
-        use std::sync::Arc;
 
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path().join("p.db")).unwrap();
@@ -427,7 +426,7 @@ mod tests {
                 let mut values = serde_json::Map::new();
                 values.insert("tier".into(), ["free", "pro"][(i % 2) as usize].into());
                 r.metadata = Some(MetadataRecord {
-                    value: Arc::new(JsonMetadata {
+                    value: MetadataValue::new(JsonMetadata {
                         schema: "S".into(),
                         version: 1,
                         values,

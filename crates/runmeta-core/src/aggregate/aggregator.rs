@@ -476,7 +476,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::run::MetadataRecord;
+    use crate::run::{MetadataRecord, MetadataValue};
     use crate::schema::JsonMetadata;
 
     fn run(agent: &'static str, deadline: Option<&str>, target_s: Option<f64>) -> RunRecord {
@@ -490,7 +490,7 @@ mod tests {
             values.insert("target".into(), t.into());
         }
         run.metadata = Some(MetadataRecord {
-            value: Arc::new(JsonMetadata {
+            value: MetadataValue::new(JsonMetadata {
                 schema: "S".into(),
                 version: 1,
                 values,

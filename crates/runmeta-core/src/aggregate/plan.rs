@@ -137,7 +137,7 @@ mod tests {
     use crate::aggregate::group::GroupBy;
     use crate::aggregate::key::{KeyRef, KeyWords};
     use crate::metrics::{MessageMetrics, Metrics, ModelRef, ModelRole};
-    use crate::run::{MetadataRecord, ModelBreakdown, RunStatus};
+    use crate::run::{MetadataRecord, MetadataValue, ModelBreakdown, RunStatus};
     use crate::schema::JsonMetadata;
 
     fn model(role: ModelRole, provider: &str, id: &str) -> ModelBreakdown {
@@ -202,7 +202,7 @@ mod tests {
                     values.insert("tier".into(), "a-tier-value-longer-than-sixteen".into());
                 }
                 r.metadata = Some(MetadataRecord {
-                    value: Arc::new(JsonMetadata {
+                    value: MetadataValue::new(JsonMetadata {
                         schema: "S".into(),
                         version: 1,
                         values,

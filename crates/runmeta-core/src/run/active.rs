@@ -95,7 +95,7 @@ impl ActiveRun {
         } = args;
         let mut team = spec.team.map(Cow::Borrowed);
         let mut parent_run_id = None;
-        STACK.with(|stack| {
+        let _ = STACK.try_with(|stack| {
             if let Ok(stack) = stack.try_borrow() {
                 if let Some(parent) = stack.last() {
                     parent_run_id = Some(parent.record.run_id);
@@ -227,26 +227,43 @@ impl ActiveRun {
     }
 }
 
+/// What [`push`] returns when this thread's stack is gone (a run started from a thread-local
+/// destructor): [`pop`] then finds nothing, and the run is not recorded.
+const NOT_PUSHED: usize = usize::MAX;
+
+// This thread's stack is reached with `try_with`, not `with`, on the hot path: std marks
+// `LocalKey::try_with` `#[inline]`, so each codegen unit gets its own copy to inline, while
+// `with` is instantiated in one codegen unit, and from the others it is an out-of-line call
+// that goes through the key's accessor pointer (+≈ 70 instructions per tracked call, see
+// BENCHMARKS.md). It also never panics, even during thread teardown.
+
+/// Pushes `run` on this thread's stack; returns the depth to [`pop`] it at.
 fn push(run: ActiveRun) -> usize {
-    STACK.with(|stack| {
-        let mut stack = stack.borrow_mut();
-        stack.push(run);
-        stack.len()
-    })
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.borrow_mut();
+            stack.push(run);
+            stack.len()
+        })
+        .unwrap_or(NOT_PUSHED)
 }
 
+/// Takes back the run [`push`] left at `depth`.
 fn pop(depth: usize) -> Option<ActiveRun> {
-    STACK.with(|stack| {
-        let mut stack = stack.borrow_mut();
-        // Runs entered inside this one have been popped by their own guards; anything
-        // above `depth` here would be a bug, so it is dropped rather than leaked.
-        stack.truncate(depth);
-        if stack.len() == depth {
-            stack.pop()
-        } else {
-            None
-        }
-    })
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.borrow_mut();
+            // Runs entered inside this one have been popped by their own guards; anything
+            // above `depth` here would be a bug, so it is dropped rather than leaked.
+            stack.truncate(depth);
+            if stack.len() == depth {
+                stack.pop()
+            } else {
+                None
+            }
+        })
+        .ok()
+        .flatten()
 }
 
 /// Calls `f` with the innermost run in progress on this thread; `None` outside a run.

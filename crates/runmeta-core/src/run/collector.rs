@@ -152,6 +152,7 @@ impl Collector {
     /// Hands a finished run to every sink: sinks that keep records share it, and the last
     /// sink, if it keeps records, takes the collector's own reference (no count to add here
     /// and drop again).
+    #[inline]
     pub(crate) fn deliver_shared(&self, record: SharedRecord) {
         if !self.shared {
             self.deliver(&record);

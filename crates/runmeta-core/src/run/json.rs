@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{MetadataRecord, RunId, RunRecord, RunStatus};
+use super::{MetadataRecord, MetadataValue, RunId, RunRecord, RunStatus};
 use crate::metrics::json::{
     cost_value, put_count, put_usage, quoted, read_count, read_usage, seconds_value,
     timestamp_value, Fields, EXPECT_STRING, EXPECT_TIMESTAMP,
@@ -347,7 +347,7 @@ impl MetadataRecord {
         if f.get("schema").is_none() && f.get("values").is_none() {
             // Agno's free-form `metadata` dict: the object is the values.
             return Ok(MetadataRecord {
-                value: Arc::new(JsonMetadata {
+                value: MetadataValue::new(JsonMetadata {
                     values: f.map().clone(),
                     ..JsonMetadata::default()
                 }),
@@ -397,7 +397,7 @@ impl MetadataRecord {
             )),
         };
         Ok(MetadataRecord {
-            value: Arc::new(meta),
+            value: MetadataValue::new(meta),
             errors,
         })
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::MetadataRecord;
 use crate::metrics::{Cost, MessageMetrics, Metrics, ModelRef, ToolCallMetrics, Usage};
-use crate::schema::{DynMetadata, MetadataErrors};
 
 /// A run's id: a UUIDv7, unique and sortable by creation time.
 #[derive(
@@ -34,6 +34,7 @@ impl RunId {
     }
 
     /// A new id for a run that started at this Unix time in milliseconds.
+    #[inline]
     pub(crate) fn at_unix_millis(millis: u64) -> Self {
         RunId(uuid::Builder::from_unix_timestamp_millis(millis, &random_bits()).into_uuid())
     }
@@ -62,12 +63,19 @@ fn random_bits() -> [u8; 10] {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    let (a, b) = STATE.with(|s| {
-        if s.get() == 0 {
-            s.set(seed());
-        }
-        (split_mix(s), split_mix(s))
-    });
+    // `try_with` is `#[inline]` where `with` is not (see `run/active.rs`). A `Cell<u64>` has
+    // no destructor, so it is never gone; a fresh seed would do if it were.
+    let (a, b) = STATE
+        .try_with(|s| {
+            if s.get() == 0 {
+                s.set(seed());
+            }
+            (split_mix(s), split_mix(s))
+        })
+        .unwrap_or_else(|_| {
+            let s = Cell::new(seed());
+            (split_mix(&s), split_mix(&s))
+        });
     let mut bytes = [0u8; 10];
     bytes[..8].copy_from_slice(&a.to_le_bytes());
     bytes[8..].copy_from_slice(&b.to_le_bytes()[..2]);
@@ -149,26 +157,6 @@ pub struct ModelBreakdown {
     pub calls: u64,
     /// Their summed metrics.
     pub metrics: Metrics,
-}
-
-/// The metadata attached to a run: the validated value (redacted fields masked in every
-/// output) and, when the value was invalid, its errors; the run is recorded either way.
-#[derive(Clone)]
-pub struct MetadataRecord {
-    /// The value, type-erased.
-    pub value: Arc<dyn DynMetadata>,
-    /// The validation errors, if any.
-    pub errors: Option<Arc<MetadataErrors>>,
-}
-
-impl fmt::Debug for MetadataRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `DynMetadata`'s Debug masks redacted fields.
-        f.debug_struct("MetadataRecord")
-            .field("value", &self.value)
-            .field("errors", &self.errors)
-            .finish()
-    }
 }
 
 /// A finished run.
@@ -387,6 +375,7 @@ impl RunRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::MetadataValue;
     use std::collections::HashSet;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -445,7 +434,7 @@ mod tests {
         used.child_runs = 2;
         used.unpriced_messages = 3;
         used.metadata = Some(MetadataRecord {
-            value: Arc::new(JsonMetadata::default()),
+            value: MetadataValue::new(JsonMetadata::default()),
             errors: None,
         });
 

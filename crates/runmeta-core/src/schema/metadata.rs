@@ -47,17 +47,6 @@ pub trait RunMetadata: Sized + Send + Sync + 'static {
         false
     }
 
-    /// Calls `f` with this thread's spare value of this type (one per type and thread, kept
-    /// for the next run's metadata to reuse); `None` when the type has no spare slot (the
-    /// derive gives it one) or the thread is being torn down.
-    #[doc(hidden)]
-    fn __with_spare<R>(
-        f: impl FnOnce(&std::cell::Cell<Option<std::sync::Arc<Self>>>) -> R,
-    ) -> Option<R> {
-        let _ = f;
-        None
-    }
-
     /// The label pairs `(key, value)`, without allocating.
     fn labels(&self) -> Labels<'_, Self> {
         Labels {
@@ -173,17 +162,9 @@ pub trait DynMetadata: std::any::Any + Send + Sync + fmt::Debug {
     fn sla_deadline(&self) -> Option<Deadline>;
     /// The duration field marked `sla_target_seconds`, if set.
     fn sla_target(&self) -> Option<Duration>;
-    /// Gives the value back when the run record holding it is reused: a derived schema keeps
-    /// it as this thread's spare of its type, for the next run's metadata; anything else is
-    /// dropped.
-    #[doc(hidden)]
-    fn __recycle(self: std::sync::Arc<Self>) {}
 }
 
 impl<M: RunMetadata + fmt::Debug> DynMetadata for M {
-    fn __recycle(self: std::sync::Arc<Self>) {
-        M::__with_spare(|spare| spare.set(Some(self)));
-    }
     fn schema_name(&self) -> &str {
         M::SCHEMA.name
     }

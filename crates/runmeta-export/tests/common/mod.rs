@@ -8,7 +8,7 @@ use std::time::Duration;
 use runmeta_core::metrics::{
     Cost, Metrics, ModelRef, ModelRole, ToolCallMetrics, ToolStatus, Usage,
 };
-use runmeta_core::run::{MetadataRecord, ModelBreakdown, RunRecord, RunStatus};
+use runmeta_core::run::{MetadataRecord, MetadataValue, ModelBreakdown, RunRecord, RunStatus};
 use runmeta_core::schema::JsonMetadata;
 use serde_json::{json, Map, Value};
 
@@ -33,7 +33,7 @@ pub fn metadata(priority: &str, tier: &str, extra: &[(&str, Value)]) -> Metadata
         values.insert((*k).to_owned(), v.clone());
     }
     MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: "support_run".into(),
             version: 1,
             values,

@@ -160,16 +160,6 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                     }
                 }
 
-                fn __with_spare<R>(
-                    f: impl ::core::ops::FnOnce(&::core::cell::Cell<::core::option::Option<::std::sync::Arc<Self>>>) -> R,
-                ) -> ::core::option::Option<R> {
-                    ::std::thread_local! {
-                        static SPARE: ::core::cell::Cell<::core::option::Option<::std::sync::Arc<#ident>>> =
-                            const { ::core::cell::Cell::new(::core::option::Option::None) };
-                    }
-                    SPARE.try_with(f).ok()
-                }
-
                 fn __assign_from(&mut self, source: &Self) -> bool {
                     #[allow(unused_imports)]
                     use ::runmeta::__private::{AssignClone as _, AssignNone as _};

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use runmeta_core::metrics::{
     Cost, MessageMetrics, Metrics, ModelRef, ModelRole, ToolCallMetrics, ToolStatus, Usage,
 };
-use runmeta_core::run::{MetadataRecord, ModelBreakdown, RunRecord, RunStatus};
+use runmeta_core::run::{MetadataRecord, MetadataValue, ModelBreakdown, RunRecord, RunStatus};
 use runmeta_core::schema::JsonMetadata;
 
 /// 2024-01-15T12:00:00Z.
@@ -33,7 +33,7 @@ pub fn metadata(priority: &str, tier: &str, deadline: Option<&str>) -> MetadataR
         values.insert("sla_deadline".into(), json!(d));
     }
     MetadataRecord {
-        value: Arc::new(JsonMetadata {
+        value: MetadataValue::new(JsonMetadata {
             schema: "SupportRun".into(),
             version: 1,
             values,
