@@ -83,6 +83,12 @@
 //! expansion point, i.e. on the method inside the `#[async_trait] impl` block: the macro finds
 //! the `Box::pin(async move { .. })` body and tracks the future.
 //!
+//! Inside a run, [`record_usage`], [`first_token`], [`tool`], [`set_stop_reason`] and the
+//! other helpers add to the innermost run on the current thread (or task); outside a run they
+//! do nothing, and never panic. A tracked call made while its thread is being torn down (from
+//! a thread-local's destructor, after runmeta's per-thread state is gone) still runs and is
+//! recorded, but it is not the current run of its own code, so those helpers do nothing in it.
+//!
 //! ## Cargo features
 //!
 //! - `tracing`: a `tracing` span per run (`invoke_agent {agent}`) and per tool call

@@ -139,12 +139,20 @@ impl ActiveRun {
                 *self.0 = pop(self.1);
             }
         }
-        let Some(run) = slot.take() else { return f() };
+        let Some(run) = slot.as_ref() else {
+            return f();
+        };
         #[cfg(feature = "tracing")]
         let span = run.span.clone();
         #[cfg(feature = "tracing")]
         let _entered = span.enter();
-        let depth = push(run);
+        #[cfg(not(feature = "tracing"))]
+        let _ = run;
+        // If this thread's stack is gone (thread teardown), the run stays in `slot` and goes
+        // on outside it.
+        let Some(depth) = push(slot) else {
+            return f();
+        };
         let _exit = Exit(slot, depth);
         f()
     }
@@ -166,18 +174,24 @@ impl ActiveRun {
                 drop(pop(self.0));
             }
         }
-        let Some(run) = ActiveRun::start(spec, args) else {
+        let mut run = ActiveRun::start(spec, args);
+        let Some(started) = &run else {
             return (f(), None);
         };
         #[cfg(feature = "tracing")]
-        let span = run.span.clone();
+        let span = started.span.clone();
         #[cfg(feature = "tracing")]
         let entered = span.enter();
-        let exit = Exit(push(run));
+        #[cfg(not(feature = "tracing"))]
+        let _ = started;
+        // If this thread's stack is gone (thread teardown), the run goes on outside it.
+        let Some(depth) = push(&mut run) else {
+            return (f(), run);
+        };
+        let exit = Exit(depth);
         let value = f();
         #[cfg(feature = "tracing")]
         drop(entered);
-        let depth = exit.0;
         std::mem::forget(exit);
         (value, pop(depth))
     }
@@ -227,25 +241,25 @@ impl ActiveRun {
     }
 }
 
-/// What [`push`] returns when this thread's stack is gone (a run started from a thread-local
-/// destructor): [`pop`] then finds nothing, and the run is not recorded.
-const NOT_PUSHED: usize = usize::MAX;
-
 // This thread's stack is reached with `try_with`, not `with`, on the hot path: std marks
 // `LocalKey::try_with` `#[inline]`, so each codegen unit gets its own copy to inline, while
 // `with` is instantiated in one codegen unit, and from the others it is an out-of-line call
-// that goes through the key's accessor pointer (+≈ 70 instructions per tracked call, see
-// BENCHMARKS.md). It also never panics, even during thread teardown.
+// that goes through the key's accessor pointer (+≈ 40 instructions per tracked call, see
+// BENCHMARKS.md). It also never panics: a tracked call made from a thread-local's destructor,
+// once this thread's stack is gone, still runs and is recorded, outside the stack.
 
-/// Pushes `run` on this thread's stack; returns the depth to [`pop`] it at.
-fn push(run: ActiveRun) -> usize {
+/// Moves the run in `run` onto this thread's stack and returns the depth to [`pop`] it at;
+/// `None`, leaving `run` as it was, if the stack is gone.
+fn push(run: &mut Option<ActiveRun>) -> Option<usize> {
     STACK
         .try_with(|stack| {
             let mut stack = stack.borrow_mut();
-            stack.push(run);
+            if let Some(run) = run.take() {
+                stack.push(run);
+            }
             stack.len()
         })
-        .unwrap_or(NOT_PUSHED)
+        .ok()
 }
 
 /// Takes back the run [`push`] left at `depth`.
