@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use triomphe::UniqueArc;
 
-use super::record::RecordStart;
+use super::record::{RecordStart, StartMetadata};
 use super::{MetadataRecord, MetadataValue, RunRecord, SharedRecord};
 use crate::schema::{DynMetadata, RunMetadata};
 
@@ -200,15 +200,12 @@ fn assign<M: RunMetadata + Clone>(held: &mut M, value: &M) {
 #[inline]
 pub(crate) fn fresh_record(
     metadata: Option<PreparedMetadata>,
-    start: impl FnOnce(Option<MetadataRecord>) -> RecordStart,
+    start: impl FnOnce(StartMetadata) -> RecordStart,
 ) -> UniqueArc<RunRecord> {
     let (record, metadata) = match metadata.map(|m| m.0) {
-        Some(Prepared::InRecord(mut record)) => {
-            let metadata = record.metadata.take();
-            (Some(record), metadata)
-        }
-        Some(Prepared::Alone(metadata)) => (take_emptied(), Some(metadata)),
-        None => (take_emptied(), None),
+        Some(Prepared::InRecord(record)) => (Some(record), StartMetadata::InPlace),
+        Some(Prepared::Alone(metadata)) => (take_emptied(), StartMetadata::Set(Some(metadata))),
+        None => (take_emptied(), StartMetadata::Set(None)),
     };
     // One `reset` call site, so that it stays inlined.
     match record {

@@ -228,7 +228,15 @@ pub(crate) struct RecordStart {
     pub(crate) release: Option<Arc<str>>,
     pub(crate) started_at: Timestamp,
     pub(crate) stop_reason: Cow<'static, str>,
-    pub(crate) metadata: Option<MetadataRecord>,
+    pub(crate) metadata: StartMetadata,
+}
+
+/// The metadata of a starting record.
+pub(crate) enum StartMetadata {
+    /// A reused record already holds the run's metadata (it was prepared in it): kept.
+    InPlace,
+    /// This value, or none.
+    Set(Option<MetadataRecord>),
 }
 
 impl RecordStart {
@@ -245,7 +253,7 @@ impl RecordStart {
             release: None,
             started_at,
             stop_reason: Cow::Borrowed("completed"),
-            metadata: None,
+            metadata: StartMetadata::Set(None),
         }
     }
 }
@@ -293,7 +301,10 @@ impl RunRecord {
             children_cost: Cost::ZERO,
             child_runs: 0,
             unpriced_messages: 0,
-            metadata: start.metadata,
+            metadata: match start.metadata {
+                StartMetadata::Set(metadata) => metadata,
+                StartMetadata::InPlace => None,
+            },
         }
     }
 
@@ -350,7 +361,9 @@ impl RunRecord {
         *children_cost = Cost::ZERO;
         *child_runs = 0;
         *unpriced_messages = 0;
-        *metadata = start.metadata;
+        if let StartMetadata::Set(start) = start.metadata {
+            *metadata = start;
+        }
     }
 
     /// Own usage plus the children's: the full-team total (Agno's team session metrics).
