@@ -67,8 +67,7 @@ impl Pool {
             std::mem::swap(record, other);
         }
         if let Some(held) = &mut record.metadata {
-            if let Some(in_place) = held.value.downcast_mut::<M>() {
-                assign(in_place, value);
+            if assign_in_place(&mut held.value, value) {
                 return;
             }
         }
@@ -85,8 +84,7 @@ impl Pool {
     {
         if let Some(at) = self.values.iter().rposition(MetadataValue::is::<M>) {
             let mut kept = self.values.swap_remove(at);
-            if let Some(in_place) = kept.downcast_mut::<M>() {
-                assign(in_place, value);
+            if assign_in_place(&mut kept, value) {
                 return kept;
             }
         }
@@ -158,13 +156,12 @@ where
     let pooled = with_pool(|pool| {
         let mut record = pool.records.pop()?;
         // The steady state: the last record's value is an `M` no one else holds.
-        match record
+        let in_place = record
             .metadata
             .as_mut()
-            .and_then(|held| held.value.downcast_mut::<M>())
-        {
-            Some(in_place) => assign(in_place, value),
-            None => pool.refit(&mut record, value),
+            .is_some_and(|held| assign_in_place(&mut held.value, value));
+        if !in_place {
+            pool.refit(&mut record, value);
         }
         Some(record)
     })
@@ -181,6 +178,17 @@ where
                 .unwrap_or_else(|| MetadataValue::new(value.clone()));
             PreparedMetadata(Prepared::Alone(MetadataRecord { value, errors }))
         }
+    }
+}
+
+/// Makes `held` equal to `value` in place if it is an `M` no one else holds.
+fn assign_in_place<M: RunMetadata + Clone>(held: &mut MetadataValue, value: &M) -> bool {
+    match held.downcast_mut::<M>() {
+        Some(held) => {
+            assign(held, value);
+            true
+        }
+        None => false,
     }
 }
 
