@@ -35,6 +35,51 @@ pub fn take<T>(
     }
 }
 
+/// The problems a generated `validate()` finds, held without a `Vec` (nothing to allocate or
+/// drop) until there is one: a valid value costs its checks alone.
+#[derive(Debug, Default)]
+pub struct Problems(Option<std::vec::Vec<FieldError>>);
+
+impl Problems {
+    /// No problems yet.
+    #[inline]
+    #[must_use]
+    pub const fn new() -> Self {
+        Problems(None)
+    }
+
+    /// Records `result`'s problem for `key`, if it has one.
+    #[inline]
+    pub fn check(&mut self, key: &'static str, result: Result<(), Problem>) {
+        if let Err(problem) = result {
+            self.push(key, problem);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push(&mut self, key: &'static str, problem: Problem) {
+        self.0
+            .get_or_insert_with(std::vec::Vec::new)
+            .push(FieldError {
+                key: key.into(),
+                problem,
+            });
+    }
+
+    /// `Ok` with no problems, else the schema's errors in the order they were checked.
+    ///
+    /// # Errors
+    /// The problems found, as [`MetadataErrors`] of `schema`.
+    #[inline]
+    pub fn finish(self, schema: &'static str) -> Result<(), MetadataErrors> {
+        match self.0 {
+            None => Ok(()),
+            Some(errors) => Err(MetadataErrors::new(schema, errors)),
+        }
+    }
+}
+
 /// Asserts at compile time that a field's type is the registry's type for its key.
 #[diagnostic::on_unimplemented(
     message = "the field's type `{T}` differs from the registry's type `{Self}` for this key",

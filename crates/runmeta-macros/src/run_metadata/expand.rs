@@ -41,15 +41,11 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
         let range = f.opts.range.as_ref().map(|r| {
             let (min, max) = (r.min, r.max);
             quote! {
-                if let ::core::result::Result::Err(problem) = ::runmeta::__private::check_range(&self.#field, #min, #max, #redact) {
-                    errors.push(::runmeta::__private::FieldError { key: ::core::convert::From::from(#key), problem });
-                }
+                problems.check(#key, ::runmeta::__private::check_range(&self.#field, #min, #max, #redact));
             }
         });
         quote! {
-            if let ::core::result::Result::Err(problem) = <#ty as ::runmeta::__private::MetadataField>::check(&self.#field) {
-                errors.push(::runmeta::__private::FieldError { key: ::core::convert::From::from(#key), problem });
-            }
+            problems.check(#key, <#ty as ::runmeta::__private::MetadataField>::check(&self.#field));
             #range
         }
     });
@@ -144,13 +140,9 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                 }
 
                 fn validate(&self) -> ::core::result::Result<(), ::runmeta::__private::MetadataErrors> {
-                    let mut errors = ::std::vec::Vec::new();
+                    let mut problems = ::runmeta::__private::Problems::new();
                     #(#checks)*
-                    if errors.is_empty() {
-                        ::core::result::Result::Ok(())
-                    } else {
-                        ::core::result::Result::Err(::runmeta::__private::MetadataErrors::new(#name, errors))
-                    }
+                    problems.finish(#name)
                 }
 
                 fn __index_of(key: &str) -> ::core::option::Option<usize> {
