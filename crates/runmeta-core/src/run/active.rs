@@ -90,35 +90,38 @@ impl ActiveRun {
         let run_id = RunId::at_unix_millis(u64::try_from(started_at.as_millisecond()).unwrap_or(0));
         let RunArgs {
             metadata,
-            mut session,
+            session,
             model,
         } = args;
-        let mut team = spec.team.map(Cow::Borrowed);
-        let mut parent_run_id = None;
-        let _ = STACK.try_with(|stack| {
-            if let Ok(stack) = stack.try_borrow() {
-                if let Some(parent) = stack.last() {
-                    parent_run_id = Some(parent.record.run_id);
-                    if session.is_none() {
-                        session.clone_from(&parent.record.session_id);
-                    }
-                    if team.is_none() {
-                        team.clone_from(&parent.record.team);
-                    }
-                }
-            }
-        });
-        let record = super::pool::fresh_record(metadata, |metadata| RecordStart {
+        let (mut record, metadata) = super::pool::take_record(metadata);
+        // The one consumer of the starting fields, inlined: they are written straight into the
+        // record (a closure building them, or a second consumer, made copies on the stack).
+        record.reset(RecordStart {
             run_id,
-            parent_run_id,
+            parent_run_id: None,
             session_id: session,
             agent: Cow::Borrowed(spec.agent),
-            team,
+            team: spec.team.map(Cow::Borrowed),
             request_model: model,
             release: collector.release.clone(),
             started_at,
             stop_reason: Cow::Borrowed(UNSET_STOP_REASON),
             metadata,
+        });
+        // A run started inside another is its child, in its session and team unless it has
+        // its own.
+        let _ = STACK.try_with(|stack| {
+            if let Ok(stack) = stack.try_borrow() {
+                if let Some(parent) = stack.last() {
+                    record.parent_run_id = Some(parent.record.run_id);
+                    if record.session_id.is_none() {
+                        record.session_id.clone_from(&parent.record.session_id);
+                    }
+                    if record.team.is_none() {
+                        record.team.clone_from(&parent.record.team);
+                    }
+                }
+            }
         });
         #[cfg(feature = "tracing")]
         let span = super::spans::run_span(&record);

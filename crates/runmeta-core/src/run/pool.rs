@@ -200,29 +200,32 @@ fn assign<M: RunMetadata + Clone>(held: &mut M, value: &M) {
     }
 }
 
-/// A record for a run starting now, as [`RunRecord::starting`] builds it from `start(..)`
-/// called with the run's metadata: the record `metadata` was prepared in, else a pooled one
-/// reset in place when this thread has one, else a new allocation. Unique by type, so the run
-/// writes to it with no check, and shareable at its end for free. (`start` is a closure so
-/// that each branch builds the fields where they go, not in a copy.)
+/// The record for a run starting now, and what its metadata will be: the record `metadata`
+/// was prepared in (which keeps it), else a pooled one when this thread has one, else a new
+/// allocation. The run [`RunRecord::reset`]s it with its starting fields. Unique by type, so
+/// the run writes to it with no check, and shareable at its end for free.
 #[inline]
-pub(crate) fn fresh_record(
+pub(crate) fn take_record(
     metadata: Option<PreparedMetadata>,
-    start: impl FnOnce(StartMetadata) -> RecordStart,
-) -> UniqueArc<RunRecord> {
+) -> (UniqueArc<RunRecord>, StartMetadata) {
     let (record, metadata) = match metadata.map(|m| m.0) {
-        Some(Prepared::InRecord(record)) => (Some(record), StartMetadata::InPlace),
+        Some(Prepared::InRecord(record)) => return (record, StartMetadata::InPlace),
         Some(Prepared::Alone(metadata)) => (take_emptied(), StartMetadata::Set(Some(metadata))),
         None => (take_emptied(), StartMetadata::Set(None)),
     };
-    // One `reset` call site, so that it stays inlined.
-    match record {
-        Some(mut record) => {
-            record.reset(start(metadata));
-            record
-        }
-        None => UniqueArc::new(RunRecord::starting(start(metadata))),
-    }
+    (record.unwrap_or_else(new_record), metadata)
+}
+
+/// A new record for a thread with none to reuse, to be `reset` by its run.
+#[cold]
+#[inline(never)]
+fn new_record() -> UniqueArc<RunRecord> {
+    let placeholder = RecordStart::new(
+        super::RunId(uuid::Uuid::nil()),
+        std::borrow::Cow::Borrowed(""),
+        jiff::Timestamp::UNIX_EPOCH,
+    );
+    UniqueArc::new(RunRecord::starting(placeholder))
 }
 
 /// Takes a record to reuse for a run whose metadata is not prepared in one; its metadata
