@@ -171,6 +171,18 @@ fn instant_pair(meta: &SupportMeta, x: u64) -> u64 {
     r
 }
 
+/// The clock reads a tracked run makes, around the bare fn: `quanta`'s raw time-stamp
+/// counter at each end and one scaling of the difference (runmeta's `run/clock.rs`).
+#[inline(never)]
+fn tsc_pair(meta: &SupportMeta, x: u64) -> u64 {
+    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+    let clock = CLOCK.get_or_init(quanta::Clock::new);
+    let start = clock.raw();
+    let r = bare(meta, x);
+    black_box(clock.delta(start, clock.raw()));
+    r
+}
+
 #[inline(never)]
 #[tracing::instrument]
 fn instrumented(meta: &SupportMeta, x: u64) -> u64 {
@@ -213,6 +225,14 @@ mod sync_call {
     fn instant_pair(b: Bencher<'_, '_>) {
         let meta = meta();
         b.bench_local(|| super::instant_pair(&meta, black_box(1)));
+    }
+
+    /// The two clock reads every tracked run makes (`tracing` with a no-op layer makes
+    /// none): the part of `track_run_*` that no code change can remove.
+    #[divan::bench]
+    fn tsc_pair(b: Bencher<'_, '_>) {
+        let meta = meta();
+        b.bench_local(|| super::tsc_pair(&meta, black_box(1)));
     }
 
     #[divan::bench]
