@@ -404,6 +404,10 @@ fn a_schema_without_registry_and_typed_validation() {
         })
     );
     assert_eq!(err.for_key("ratio"), Some(&Problem::NonFinite));
+    // Every problem, once, in field order, under the schema's name.
+    assert_eq!(err.schema, "Small");
+    let keys: Vec<&str> = err.errors.iter().map(|e| e.key.as_ref()).collect();
+    assert_eq!(keys, ["score", "ratio"]);
     assert_eq!(s.labels().collect::<Vec<_>>(), [("beta", "true")]);
     assert_eq!(Small::SCHEMA.fields[0].key, "feature");
     assert!(
