@@ -98,7 +98,6 @@ impl ActiveRun {
         // record (a closure building them, or a second consumer, made copies on the stack).
         record.reset(RecordStart {
             run_id,
-            parent_run_id: None,
             session_id: session,
             agent: Cow::Borrowed(spec.agent),
             team: spec.team.map(Cow::Borrowed),

@@ -223,10 +223,9 @@ pub struct RunRecord {
 }
 
 /// What a record starts with, written once when a run starts; every other field starts
-/// empty.
+/// empty (a run's parent, if it has one, is written after).
 pub(crate) struct RecordStart {
     pub(crate) run_id: RunId,
-    pub(crate) parent_run_id: Option<RunId>,
     pub(crate) session_id: Option<Arc<str>>,
     pub(crate) agent: Cow<'static, str>,
     pub(crate) team: Option<Cow<'static, str>>,
@@ -251,7 +250,6 @@ impl RecordStart {
     pub(crate) fn new(run_id: RunId, agent: Cow<'static, str>, started_at: Timestamp) -> Self {
         RecordStart {
             run_id,
-            parent_run_id: None,
             session_id: None,
             agent,
             team: None,
@@ -286,7 +284,7 @@ impl RunRecord {
     pub(crate) fn starting(start: RecordStart) -> Self {
         RunRecord {
             run_id: start.run_id,
-            parent_run_id: start.parent_run_id,
+            parent_run_id: None,
             session_id: start.session_id,
             agent: start.agent,
             team: start.team,
@@ -346,7 +344,7 @@ impl RunRecord {
             metadata,
         } = self;
         *run_id = start.run_id;
-        *parent_run_id = start.parent_run_id;
+        *parent_run_id = None;
         *session_id = start.session_id;
         *agent = start.agent;
         *team = start.team;
