@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::clock::{self, Instant};
 use super::collector;
-use super::record::RecordStart;
+use super::record::StartMetadata;
 use super::{Outcome, PreparedMetadata, RunId, RunRecord, SharedRecord};
 use crate::metrics::{MessageMetrics, Metrics, ToolCallMetrics, Usage};
 
@@ -94,19 +94,19 @@ impl ActiveRun {
             model,
         } = args;
         let (mut record, metadata) = super::pool::take_record(metadata);
-        // The one consumer of the starting fields, inlined: they are written straight into the
-        // record (a closure building them, or a second consumer, made copies on the stack).
-        record.reset(RecordStart {
-            run_id,
-            session_id: session,
-            agent: Cow::Borrowed(spec.agent),
-            team: spec.team.map(Cow::Borrowed),
-            request_model: model,
-            release: collector.release.clone(),
-            started_at,
-            stop_reason: Cow::Borrowed(UNSET_STOP_REASON),
-            metadata,
-        });
+        // The starting fields written straight into the record, from where they are.
+        record.clear_for_run();
+        record.run_id = run_id;
+        record.session_id = session;
+        record.agent = Cow::Borrowed(spec.agent);
+        record.team = spec.team.map(Cow::Borrowed);
+        record.request_model = model;
+        record.release.clone_from(&collector.release);
+        record.started_at = started_at;
+        record.stop_reason = Cow::Borrowed(UNSET_STOP_REASON);
+        if let StartMetadata::Set(metadata) = metadata {
+            record.metadata = metadata;
+        }
         // A run started inside another is its child, in its session and team unless it has
         // its own.
         let _ = STACK.try_with(|stack| {

@@ -313,25 +313,47 @@ impl RunRecord {
     }
 
     /// Makes this record what [`RunRecord::starting`] builds, in place, keeping the capacity
-    /// of its collections: how a pooled record is reused by the next run. Each field is
-    /// written once.
-    #[inline]
+    /// of its collections: how a pooled record is reused by the next run.
+    #[cfg(test)]
     pub(crate) fn reset(&mut self, start: RecordStart) {
+        self.clear_for_run();
+        self.run_id = start.run_id;
+        self.session_id = start.session_id;
+        self.agent = start.agent;
+        self.team = start.team;
+        self.request_model = start.request_model;
+        self.release = start.release;
+        self.started_at = start.started_at;
+        self.stop_reason = start.stop_reason;
+        if let StartMetadata::Set(metadata) = start.metadata {
+            self.metadata = metadata;
+        }
+    }
+
+    /// Empties what a run produces (its outcome, metrics, messages, tool calls, children),
+    /// keeping the capacity of its collections; a reused record's run then writes the fields
+    /// of [`RecordStart`] itself, straight from where they are (through a `RecordStart`
+    /// value they were staged on the stack and copied again).
+    #[inline]
+    pub(crate) fn clear_for_run(&mut self) {
         // Every field is named (no `..`): a field added later cannot be forgotten here.
         let RunRecord {
-            run_id,
+            // Written by the run, from `RecordStart`.
+            run_id: _,
+            session_id: _,
+            agent: _,
+            team: _,
+            request_model: _,
+            release: _,
+            started_at: _,
+            stop_reason: _,
+            metadata: _,
+            // Produced by the run.
             parent_run_id,
-            session_id,
-            agent,
-            team,
-            request_model,
-            release,
-            started_at,
             duration,
             model_time,
             time_to_first_token,
             status,
-            stop_reason,
             error_class,
             metrics,
             per_model,
@@ -341,21 +363,12 @@ impl RunRecord {
             children_cost,
             child_runs,
             unpriced_messages,
-            metadata,
         } = self;
-        *run_id = start.run_id;
         *parent_run_id = None;
-        *session_id = start.session_id;
-        *agent = start.agent;
-        *team = start.team;
-        *request_model = start.request_model;
-        *release = start.release;
-        *started_at = start.started_at;
         *duration = Duration::ZERO;
         *model_time = Duration::ZERO;
         *time_to_first_token = None;
         *status = RunStatus::Success;
-        *stop_reason = start.stop_reason;
         *error_class = None;
         metrics.reset();
         per_model.clear();
@@ -365,9 +378,6 @@ impl RunRecord {
         *children_cost = Cost::ZERO;
         *child_runs = 0;
         *unpriced_messages = 0;
-        if let StartMetadata::Set(start) = start.metadata {
-            *metadata = start;
-        }
     }
 
     /// Own usage plus the children's: the full-team total (Agno's team session metrics).
