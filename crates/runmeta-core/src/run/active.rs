@@ -87,7 +87,10 @@ impl ActiveRun {
         let collector = collector::global()?;
         // The wall-clock start (and the id's millisecond) come from the same monotonic read.
         let (start, started_at) = clock::now();
-        let run_id = RunId::at_unix_millis(u64::try_from(started_at.as_millisecond()).unwrap_or(0));
+        let run_id = RunId::at_unix(
+            u64::try_from(started_at.as_second()).unwrap_or(0),
+            u32::try_from(started_at.subsec_nanosecond()).unwrap_or(0),
+        );
         let RunArgs {
             metadata,
             session,
