@@ -27,8 +27,15 @@ pub struct Meta {
 #[derive(Debug)]
 struct Failed;
 
-#[track_run(agent = "busy", metadata = meta, session = session)]
+/// A run started inside `busy`: its child.
+#[track_run(agent = "helper")]
+fn helper() {
+    runmeta::record_usage(Usage::new(3, 2));
+}
+
+#[track_run(agent = "busy", metadata = meta, session = session, team = "desk", model = "gpt-4o")]
 fn busy(meta: &Meta, session: &str) -> Result<(), Failed> {
+    helper();
     runmeta::record_usage(Usage::new(100, 50));
     runmeta::first_token();
     runmeta::set_stop_reason("max_turns");
@@ -60,6 +67,15 @@ fn assert_plain(run: &RunRecord) {
     assert_eq!(run.metrics.usage, Usage::default());
     assert_eq!(run.time_to_first_token, None);
     assert!(run.metrics.additional_metrics.is_empty());
+    // What a busy run starts with or gathers from its children.
+    assert_eq!(run.team, None);
+    assert_eq!(run.request_model, None);
+    assert_eq!(run.parent_run_id, None);
+    assert_eq!(run.child_runs, 0);
+    assert_eq!(run.children_usage, Usage::default());
+    assert_eq!(run.model_time, std::time::Duration::ZERO);
+    assert_eq!(run.metrics.cost, None);
+    assert_eq!(run.unpriced_messages, 0);
 }
 
 #[test]
@@ -76,6 +92,10 @@ fn a_reused_record_shows_nothing_of_the_previous_run() {
         assert_eq!(run.status, RunStatus::Error);
         assert_eq!(run.stop_reason, "max_turns");
         assert_eq!(run.session_id.as_deref(), Some("s-1"));
+        assert_eq!(run.team.as_deref(), Some("desk"));
+        assert_eq!(run.request_model.as_deref(), Some("gpt-4o"));
+        assert_eq!(run.child_runs, 1);
+        assert_eq!(run.children_usage, Usage::new(3, 2));
         assert_eq!(run.messages.len(), 1);
         assert_eq!(run.tool_calls.len(), 1);
         assert_eq!(run.metrics.usage.total_tokens, 150);
