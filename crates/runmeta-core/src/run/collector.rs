@@ -151,11 +151,13 @@ impl Collector {
 
     /// Hands a finished run to every sink: sinks that keep records share it, and the last
     /// sink, if it keeps records, takes the collector's own reference (no count to add here
-    /// and drop again).
+    /// and drop again). A record no sink kept goes back to this thread's pool, for the next
+    /// run to reuse instead of allocating its own.
     #[inline]
     pub(crate) fn deliver_shared(&self, record: SharedRecord) {
         if !self.shared {
             self.deliver(&record);
+            super::pool::recycle(record);
             return;
         }
         // Some sink keeps records, so there is a last sink.
@@ -171,12 +173,15 @@ impl Collector {
             };
             self.count_panic(delivered);
         }
-        let delivered = if self.keeps.last() == Some(&true) {
-            catch_unwind(AssertUnwindSafe(move || last.record_shared(record)))
+        if self.keeps.last() == Some(&true) {
+            let delivered = catch_unwind(AssertUnwindSafe(move || last.record_shared(record)));
+            self.count_panic(delivered);
         } else {
-            catch_unwind(AssertUnwindSafe(|| last.record(&record)))
-        };
-        self.count_panic(delivered);
+            let delivered = catch_unwind(AssertUnwindSafe(|| last.record(&record)));
+            self.count_panic(delivered);
+            // Reused only if the sinks that keep records let go of it already.
+            super::pool::recycle(record);
+        }
     }
 
     fn count_panic(&self, outcome: std::thread::Result<()>) {

@@ -1,8 +1,8 @@
 //! Records a sink let go of, kept per thread for the next run to reuse.
 //!
-//! A finished record whose last reference is dropped by a sink (the in-memory sink evicting
-//! its oldest run, a sink that only counts) goes back to a small per-thread pool instead of
-//! the allocator; the next run started on that thread takes it, resets every field in place
+//! A finished record whose last reference is let go of (by the in-memory sink evicting its
+//! oldest run, or by the collector when no sink keeps records: sinks that aggregate, export
+//! or queue a copy) goes back to a small per-thread pool instead of the allocator; the next run started on that thread takes it, resets every field in place
 //! and keeps the capacity of its `Vec`s. Its metadata value stays in it: a tracked call takes
 //! the record when its `metadata = expr` is evaluated (a record whose value is of the same
 //! type, when the pool has one) and, when no one else holds the value, assigns the new one in
