@@ -27,6 +27,8 @@
 //!
 //! `RUNMETA_BENCH_SINK=count cargo bench --bench track_run` installs a sink that only counts
 //! runs instead of the `InMemorySink`: the difference is what the in-memory copy costs in situ.
+//! `RUNMETA_BENCH_SINK=prometheus` installs `runmeta-export`'s `PrometheusExporter` (with its
+//! default configuration) instead: the call as a service exporting its runs pays for it.
 #![allow(missing_docs)]
 
 use std::borrow::Cow;
@@ -37,6 +39,7 @@ use std::time::Instant;
 use divan::{black_box, Bencher};
 use runmeta::prelude::*;
 use runmeta::run::{RunId, RunRecord, Sink};
+use runmeta_export::prometheus::PrometheusExporter;
 use tracing_subscriber::layer::SubscriberExt;
 
 const SINK_CAPACITY: usize = 64;
@@ -56,13 +59,21 @@ impl Sink for CountingSink {
 fn main() {
     let sink = Arc::new(InMemorySink::new(SINK_CAPACITY));
     SINK.set(Arc::clone(&sink)).expect("set once");
-    let counting = std::env::var("RUNMETA_BENCH_SINK").is_ok_and(|v| v == "count");
-    let collector = if counting {
-        println!("sink: CountingSink (keeps nothing)");
-        Collector::builder().sink(CountingSink)
-    } else {
-        println!("sink: InMemorySink::new({SINK_CAPACITY})");
-        Collector::builder().sink(sink)
+    let choice = std::env::var("RUNMETA_BENCH_SINK").unwrap_or_default();
+    let exporter = Arc::new(PrometheusExporter::new());
+    let collector = match choice.as_str() {
+        "count" => {
+            println!("sink: CountingSink (keeps nothing)");
+            Collector::builder().sink(CountingSink)
+        }
+        "prometheus" => {
+            println!("sink: PrometheusExporter::new()");
+            Collector::builder().sink(Arc::clone(&exporter))
+        }
+        _ => {
+            println!("sink: InMemorySink::new({SINK_CAPACITY})");
+            Collector::builder().sink(sink)
+        }
     };
     collector
         .build()
@@ -77,8 +88,14 @@ fn main() {
     // The tracked fn records its runs with the metadata's labels.
     let meta = meta();
     assert_eq!(tracked(&meta, 1), 2);
-    if counting {
+    if choice == "count" {
         assert_eq!(COUNTED.load(Ordering::Relaxed), 1, "a run was recorded");
+    } else if choice == "prometheus" {
+        let text = exporter.render();
+        assert!(
+            text.contains(r#"agent="bench""#) && text.contains(r#"priority="high""#),
+            "a run was exported: {text}"
+        );
     } else {
         let last = SINK
             .get()
