@@ -141,3 +141,49 @@ fn iterating_labels_allocates_nothing() {
     assert_eq!(n, 0);
     assert_eq!(last, Some(("business_impact", "")));
 }
+
+/// Exporting a run to series that exist already allocates nothing: the exporter copies the
+/// metadata labels into this thread's reused buffer and builds its label lists on the stack.
+#[test]
+fn exporting_a_run_to_existing_series_allocates_nothing() {
+    use runmeta::run::{MetadataRecord, MetadataValue, RunRecord, RunStatus};
+    use runmeta_export::prometheus::PrometheusExporter;
+
+    let meta = SupportMeta {
+        ticket_id: "SUP-2024-001234".into(),
+        priority: Priority::High,
+        customer_tier: CustomerTier::Enterprise,
+        customer_id: "cust_abc123".into(),
+        channel: Channel::Voice,
+        escalation_level: 2,
+        business_impact: Some(BusinessImpact::Critical),
+        sla_deadline: None,
+    };
+    let mut run = RunRecord::new("support", jiff::Timestamp::UNIX_EPOCH);
+    run.duration = std::time::Duration::from_millis(350);
+    run.metadata = Some(MetadataRecord::new(MetadataValue::new(meta)));
+    let mut failed = run.clone();
+    failed.status = RunStatus::Error;
+    failed.error_class = Some("TimeoutError".into());
+
+    let exporter = PrometheusExporter::new();
+    // The first runs create the series (and grow this thread's label buffer).
+    exporter.observe(&run);
+    let (n, ()) = allocations_in(|| {
+        for _ in 0..100 {
+            exporter.observe(&run);
+        }
+    });
+    assert_eq!(n, 0, "observing a run allocated {n} times");
+    let text = exporter.render();
+    let runs = text
+        .lines()
+        .find(|l| l.starts_with("agent_run_total{") && l.contains(r#"priority="high""#))
+        .unwrap_or_else(|| panic!("a run series with the labels:\n{text}"));
+    assert!(runs.ends_with(" 101"), "{runs}");
+    // A failed run's error class is normalized into a `String`: its own allocation, once
+    // per failed run, and only that.
+    exporter.observe(&failed);
+    let (n, ()) = allocations_in(|| exporter.observe(&failed));
+    assert_eq!(n, 1, "a failed run allocated {n} times");
+}

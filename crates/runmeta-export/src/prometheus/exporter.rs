@@ -8,6 +8,7 @@ use prometheus_client::registry::Registry;
 use runmeta_core::metrics::{ToolStatus, Usage};
 use runmeta_core::run::{RunRecord, RunStatus, Sink};
 use runmeta_core::sla::SlaPolicy;
+use smallvec::SmallVec;
 
 use super::families::Families;
 use super::labels::{normalize_error_class, truncate_value, LabelRef, MetaLabels};
@@ -245,11 +246,19 @@ fn error_class(class: Option<&str>, panicked: bool) -> String {
     }
 }
 
+/// The label list of one observation; runs with up to 16 labels build it on the stack.
+type Labels<'a> = SmallVec<[LabelRef<'a>; 16]>;
+
 fn record(shared: &Shared, run: &RunRecord) {
+    let mut meta = MetaLabels::reused(shared.config.max_labels_per_run);
+    record_with(shared, run, &mut meta);
+    meta.give_back();
+}
+
+fn record_with(shared: &Shared, run: &RunRecord, meta: &mut MetaLabels) {
     let f = &shared.families;
     let max = shared.config.max_label_value_len;
 
-    let mut meta = MetaLabels::with_limit(shared.config.max_labels_per_run);
     if let Some(m) = &run.metadata {
         m.value.for_each_label(&mut |k, v| meta.push(k, v, max));
         if meta.dropped() > 0 {
@@ -258,7 +267,9 @@ fn record(shared: &Shared, run: &RunRecord) {
                 .fetch_add(meta.dropped(), Ordering::Relaxed);
         }
     }
-    let mut labels: Vec<LabelRef<'_>> = Vec::with_capacity(8 + meta.len());
+    // Declared before `labels`, which borrows it.
+    let class;
+    let mut labels = Labels::new();
     labels.push(("agent", cut(max, &run.agent)));
     if let Some(release) = &run.release {
         labels.push(("release", cut(max, release)));
@@ -272,7 +283,6 @@ fn record(shared: &Shared, run: &RunRecord) {
     f.run_duration
         .with(&labels, |h, b| h.observe(b, nanos(run.duration)));
     labels.push(("stop_reason", cut(max, &run.stop_reason)));
-    let class;
     if matches!(run.status, RunStatus::Error | RunStatus::Panicked) {
         class = error_class(
             run.error_class.as_deref(),
@@ -357,7 +367,7 @@ fn record(shared: &Shared, run: &RunRecord) {
 /// Adds one model's token counts and cost; zero counts create no series.
 fn model_series<'a>(
     f: &Families,
-    labels: &mut Vec<LabelRef<'a>>,
+    labels: &mut Labels<'a>,
     model: &'a str,
     counts: &[u64; 7],
     cost_nanos: Option<u64>,

@@ -1,6 +1,7 @@
 //! Label names and values: sanitizing, normalizing, hashing and owned label sets.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 
 use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
@@ -74,6 +75,19 @@ pub fn sanitize_label_name(name: &str) -> Option<Cow<'_, str>> {
     Some(Cow::Owned(out))
 }
 
+/// The bytes a label name may hold after its first: `[a-zA-Z0-9_]`, one lookup a byte.
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        #[allow(clippy::cast_possible_truncation)]
+        let byte = b as u8;
+        table[b] = byte.is_ascii_alphanumeric() || byte == b'_';
+        b += 1;
+    }
+    table
+};
+
 /// True when `name` is a valid label name that needs no change.
 fn is_valid_label_name(name: &str) -> bool {
     let bytes = name.as_bytes();
@@ -81,9 +95,28 @@ fn is_valid_label_name(name: &str) -> bool {
         && bytes.len() <= MAX_LABEL_NAME_LEN
         && !bytes[0].is_ascii_digit()
         && !name.starts_with("__")
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        && bytes.iter().all(|&b| NAME_BYTES[usize::from(b)])
+}
+
+/// True for the names in [`RESERVED_LABEL_NAMES`] (a `match`: one length test, then at most
+/// a comparison or two, where a scan of the list compares with each name).
+fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "agent"
+            | "release"
+            | "status"
+            | "stop_reason"
+            | "error_class"
+            | "model"
+            | "tool"
+            | "token_type"
+            | "metric"
+            | "le"
+            | "quantile"
+            | "job"
+            | "instance"
+    )
 }
 
 /// Normalizes an error class into a low-cardinality label value: the last path segment of a
@@ -114,14 +147,16 @@ pub fn normalize_error_class(class: &str) -> String {
         }
         _ => last,
     };
-    let chars: Vec<char> = base.chars().collect();
+    // Bytes, not chars: only ASCII letters and digits are kept, and every byte of a
+    // multi-byte character is a separator, as the character would be.
+    let bytes = base.as_bytes();
     let mut out = String::with_capacity(base.len().min(MAX_ERROR_CLASS_LEN) + 8);
     let mut pending_sep = false;
-    for (i, &c) in chars.iter().enumerate() {
+    for (i, &c) in bytes.iter().enumerate() {
         if c.is_ascii_alphanumeric() {
             if c.is_ascii_uppercase() && i > 0 {
-                let prev = chars[i - 1];
-                let next_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
+                let prev = bytes[i - 1];
+                let next_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
                 if prev.is_ascii_lowercase()
                     || prev.is_ascii_digit()
                     || (prev.is_ascii_uppercase() && next_lower)
@@ -136,7 +171,7 @@ pub fn normalize_error_class(class: &str) -> String {
             if out.len() >= MAX_ERROR_CLASS_LEN {
                 break;
             }
-            out.push(c.to_ascii_lowercase());
+            out.push(char::from(c.to_ascii_lowercase()));
         } else {
             pending_sep = true;
         }
@@ -242,15 +277,43 @@ pub(crate) struct MetaLabels {
     dropped: u64,
 }
 
+thread_local! {
+    /// This thread's [`MetaLabels`] between two runs: its buffers keep their capacity, so
+    /// recording a run allocates nothing for its labels once they have grown to fit.
+    static SCRATCH: Cell<MetaLabels> = const { Cell::new(MetaLabels::with_limit(0)) };
+}
+
+impl Default for MetaLabels {
+    fn default() -> Self {
+        MetaLabels::with_limit(0)
+    }
+}
+
 impl MetaLabels {
     /// No pairs yet; at most `limit` will be kept.
-    pub(crate) fn with_limit(limit: usize) -> Self {
+    pub(crate) const fn with_limit(limit: usize) -> Self {
         MetaLabels {
             buf: String::new(),
             spans: Vec::new(),
             limit,
             dropped: 0,
         }
+    }
+
+    /// Like [`MetaLabels::with_limit`], in the buffers this thread gave back with
+    /// [`MetaLabels::give_back`] (new ones if it has none, or during its teardown).
+    pub(crate) fn reused(limit: usize) -> Self {
+        let mut labels = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        labels.buf.clear();
+        labels.spans.clear();
+        labels.limit = limit;
+        labels.dropped = 0;
+        labels
+    }
+
+    /// Keeps the buffers for this thread's next [`MetaLabels::reused`].
+    pub(crate) fn give_back(self) {
+        let _ = SCRATCH.try_with(|scratch| scratch.set(self));
     }
 
     /// Adds one pair, unless its name is empty or already present. Reserved names get an
@@ -262,7 +325,7 @@ impl MetaLabels {
             return;
         };
         let start = self.buf.len();
-        if RESERVED_LABEL_NAMES.contains(&name.as_ref()) {
+        if is_reserved(&name) {
             self.buf.push_str("exported_");
         }
         self.buf.push_str(&name);
@@ -295,6 +358,7 @@ impl MetaLabels {
     }
 
     /// Number of pairs.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.spans.len()
     }
@@ -378,6 +442,46 @@ mod tests {
             ]
         );
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn the_reserved_match_is_the_reserved_list() {
+        for name in RESERVED_LABEL_NAMES {
+            assert!(is_reserved(name), "{name}");
+            assert!(!is_reserved(&format!("{name}_")), "{name}_");
+        }
+        assert!(!is_reserved("priority"));
+        assert!(!is_reserved(""));
+    }
+
+    #[test]
+    fn the_name_table_is_the_label_name_alphabet() {
+        for b in 0..=u8::MAX {
+            let expected = b.is_ascii_alphanumeric() || b == b'_';
+            assert_eq!(NAME_BYTES[usize::from(b)], expected, "byte {b}");
+        }
+    }
+
+    #[test]
+    fn reused_labels_start_empty_with_their_own_limit() {
+        let mut first = MetaLabels::reused(1);
+        first.push("a", "1", 256);
+        first.push("b", "2", 256);
+        assert_eq!((first.len(), first.dropped()), (1, 1));
+        let grown = first.buf.capacity();
+        first.give_back();
+        let mut second = MetaLabels::reused(2);
+        assert_eq!((second.len(), second.dropped()), (0, 0));
+        assert_eq!(
+            second.buf.capacity(),
+            grown,
+            "the buffer is the one given back"
+        );
+        second.push("c", "3", 256);
+        second.push("d", "4", 256);
+        let pairs: Vec<_> = second.iter().collect();
+        assert_eq!(pairs, vec![("c", "3"), ("d", "4")]);
+        second.give_back();
     }
 
     #[test]
