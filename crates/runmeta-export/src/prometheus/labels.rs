@@ -197,15 +197,14 @@ pub(crate) fn truncate_value(value: &str, max: usize) -> &str {
     &value[..end]
 }
 
-/// The hash of a label list. Names and values are separated by `0xff`, a byte UTF-8 never
-/// contains, so different lists cannot be written the same way.
+/// The hash of a label list. Each pair is written as its two lengths (in one word), then
+/// its name and value, so different lists cannot be written the same way.
 pub(crate) fn hash_labels<S: BuildHasher>(state: &S, labels: &[LabelRef<'_>]) -> u64 {
     let mut h = state.build_hasher();
     for (name, value) in labels {
+        h.write_u128((name.len() as u128) << 64 | value.len() as u128);
         h.write(name.as_bytes());
-        h.write_u8(0xff);
         h.write(value.as_bytes());
-        h.write_u8(0xff);
     }
     h.finish()
 }
@@ -514,6 +513,18 @@ mod tests {
         assert_ne!(
             hash_labels(&s, &[("ab", "c")]),
             hash_labels(&s, &[("a", "bc")])
+        );
+        assert_ne!(
+            hash_labels(&s, &[("a", "b"), ("c", "d")]),
+            hash_labels(&s, &[("a", "bc"), ("", "d")])
+        );
+        assert_ne!(
+            hash_labels(&s, &[("a", "")]),
+            hash_labels(&s, &[("a", ""), ("", "")])
+        );
+        assert_eq!(
+            hash_labels(&s, &[("a", "1"), ("b", "2")]),
+            hash_labels(&s, &[("a", "1"), ("b", "2")])
         );
         let owned = OwnedLabels::from_refs(&[("a", "1"), ("b", "2")]);
         assert!(owned.matches(&[("a", "1"), ("b", "2")]));
