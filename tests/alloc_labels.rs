@@ -40,12 +40,13 @@ pub struct SupportMeta {
     pub escalation_level: u8,
     #[run_metadata(label)]
     pub business_impact: Option<BusinessImpact>,
+    #[run_metadata(sla_deadline)]
     pub sla_deadline: Option<Deadline>,
 }
 
-#[test]
-fn iterating_labels_allocates_nothing() {
-    let meta = SupportMeta {
+/// The reference ticket: four labels set, a deadline.
+fn support_meta() -> SupportMeta {
+    SupportMeta {
         ticket_id: "SUP-2024-001234".into(),
         priority: Priority::High,
         customer_tier: CustomerTier::Enterprise,
@@ -54,7 +55,12 @@ fn iterating_labels_allocates_nothing() {
         escalation_level: 2,
         business_impact: Some(BusinessImpact::Critical),
         sla_deadline: Some(runmeta::deadline!("2024-01-15T14:00:00Z")),
-    };
+    }
+}
+
+#[test]
+fn iterating_labels_allocates_nothing() {
+    let meta = support_meta();
     let fields = SupportMeta::SCHEMA.fields.len();
     let mut labels = [("", ""); 4];
 
@@ -143,22 +149,14 @@ fn iterating_labels_allocates_nothing() {
 }
 
 /// Exporting a run to series that exist already allocates nothing: the exporter copies the
-/// metadata labels into this thread's reused buffer and builds its label lists on the stack.
+/// metadata labels into this thread's reused buffer and builds its label lists on the stack
+/// (the ticket's deadline puts the run in the SLA series too).
 #[test]
 fn exporting_a_run_to_existing_series_allocates_nothing() {
     use runmeta::run::{MetadataRecord, MetadataValue, RunRecord, RunStatus};
     use runmeta_export::prometheus::PrometheusExporter;
 
-    let meta = SupportMeta {
-        ticket_id: "SUP-2024-001234".into(),
-        priority: Priority::High,
-        customer_tier: CustomerTier::Enterprise,
-        customer_id: "cust_abc123".into(),
-        channel: Channel::Voice,
-        escalation_level: 2,
-        business_impact: Some(BusinessImpact::Critical),
-        sla_deadline: None,
-    };
+    let meta = support_meta();
     let mut run = RunRecord::new("support", jiff::Timestamp::UNIX_EPOCH);
     run.duration = std::time::Duration::from_millis(350);
     run.metadata = Some(MetadataRecord::new(MetadataValue::new(meta)));
@@ -181,6 +179,10 @@ fn exporting_a_run_to_existing_series_allocates_nothing() {
         .find(|l| l.starts_with("agent_run_total{") && l.contains(r#"priority="high""#))
         .unwrap_or_else(|| panic!("a run series with the labels:\n{text}"));
     assert!(runs.ends_with(" 101"), "{runs}");
+    assert!(
+        text.contains("agent_sla_runs_total{"),
+        "the run had an SLA:\n{text}"
+    );
     // A failed run's error class is normalized into a `String`: its own allocation, once
     // per failed run, and only that.
     exporter.observe(&failed);
