@@ -2,8 +2,9 @@
 //!
 //! A finished record whose last reference is let go of (by the in-memory sink evicting its
 //! oldest run, or by the collector when no sink keeps records: sinks that aggregate, export
-//! or queue a copy) goes back to a small per-thread pool instead of the allocator; the next run started on that thread takes it, resets every field in place
-//! and keeps the capacity of its `Vec`s. Its metadata value stays in it: a tracked call takes
+//! or queue a copy) goes back to a small per-thread pool instead of the allocator; the next
+//! run started on that thread takes it, resets every field in place and keeps the capacity
+//! of its `Vec`s. Its metadata value stays in it: a tracked call takes
 //! the record when its `metadata = expr` is evaluated (a record whose value is of the same
 //! type, when the pool has one) and, when no one else holds the value, assigns the new one in
 //! place, field by field. A value a run cannot use (a run without metadata, or with metadata

@@ -98,27 +98,6 @@ fn is_valid_label_name(name: &str) -> bool {
         && bytes.iter().all(|&b| NAME_BYTES[usize::from(b)])
 }
 
-/// True for the names in [`RESERVED_LABEL_NAMES`] (a `match`: one length test, then at most
-/// a comparison or two, where a scan of the list compares with each name).
-fn is_reserved(name: &str) -> bool {
-    matches!(
-        name,
-        "agent"
-            | "release"
-            | "status"
-            | "stop_reason"
-            | "error_class"
-            | "model"
-            | "tool"
-            | "token_type"
-            | "metric"
-            | "le"
-            | "quantile"
-            | "job"
-            | "instance"
-    )
-}
-
 /// Normalizes an error class into a low-cardinality label value: the last path segment of a
 /// type name (`my_app::errors::TimeoutError<T>` → `TimeoutError`; the last two when the last
 /// is a bare `Error`: `std::io::Error` → `io::Error`), converted to lowercase snake_case
@@ -324,7 +303,7 @@ impl MetaLabels {
             return;
         };
         let start = self.buf.len();
-        if is_reserved(&name) {
+        if RESERVED_LABEL_NAMES.contains(&name.as_ref()) {
             self.buf.push_str("exported_");
         }
         self.buf.push_str(&name);
@@ -441,16 +420,6 @@ mod tests {
             ]
         );
         assert_eq!(m.len(), 4);
-    }
-
-    #[test]
-    fn the_reserved_match_is_the_reserved_list() {
-        for name in RESERVED_LABEL_NAMES {
-            assert!(is_reserved(name), "{name}");
-            assert!(!is_reserved(&format!("{name}_")), "{name}_");
-        }
-        assert!(!is_reserved("priority"));
-        assert!(!is_reserved(""));
     }
 
     #[test]
