@@ -29,6 +29,9 @@
 //! runs instead of the `InMemorySink`: the difference is what the in-memory copy costs in situ.
 //! `RUNMETA_BENCH_SINK=prometheus` installs `runmeta-export`'s `PrometheusExporter` (with its
 //! default configuration) instead: the call as a service exporting its runs pays for it.
+//! `RUNMETA_BENCH_TRACING=timed` gives the registry a [`TimingLayer`] instead of the no-op
+//! layer: `tracing_instrument*` then measure what `tracing` costs once it measures durations,
+//! as a run does (the same time-stamp counter read when the span opens and when it closes).
 #![allow(missing_docs)]
 
 use std::borrow::Cow;
@@ -40,7 +43,8 @@ use divan::{black_box, Bencher};
 use runmeta::prelude::*;
 use runmeta::run::{RunId, RunRecord, Sink};
 use runmeta_export::prometheus::PrometheusExporter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 
 const SINK_CAPACITY: usize = 64;
 
@@ -79,10 +83,20 @@ fn main() {
         .build()
         .install()
         .expect("one collector per bench process");
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::registry().with(tracing_subscriber::layer::Identity::new()),
-    )
-    .expect("one tracing subscriber per bench process");
+    let timed = std::env::var("RUNMETA_BENCH_TRACING").is_ok_and(|v| v == "timed");
+    let installed = if timed {
+        println!("tracing: registry().with(TimingLayer)");
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(TimingLayer))
+    } else {
+        println!("tracing: registry().with(Identity)");
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(tracing_subscriber::layer::Identity::new()),
+        )
+    };
+    installed.expect("one tracing subscriber per bench process");
+    // The timing layer measures each span it closes.
+    assert_eq!(instrumented(&meta(), 1), 2);
+    assert_eq!(TIMED_SPANS.get(), u64::from(timed), "a span was timed");
     let autometrics = autometrics::settings::AutometricsSettings::builder().init();
 
     // The tracked fn records its runs with the metadata's labels.
@@ -123,6 +137,56 @@ fn main() {
         std::mem::size_of::<RunRecord>()
     );
     divan::main();
+}
+
+/// The process's time-stamp counter clock, as `run/clock.rs` reads it.
+fn tsc() -> &'static quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
+thread_local! {
+    static TIMED_NANOS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static TIMED_SPANS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The least a `tracing` layer that measures span durations does (tracing-opentelemetry,
+/// tracing-timing and fmt's close events all do more): the clock read into the span's
+/// extensions when it opens, read again when it closes, the difference added to this
+/// thread's total. It reads runmeta's clock, and sums into plain thread-locals, not atomics.
+struct TimingLayer;
+
+/// A span's opening reading of the clock.
+struct SpanStart(u64);
+
+impl<S> tracing_subscriber::Layer<S> for TimingLayer
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        _attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanStart(tsc().raw()));
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let start = span.extensions().get::<SpanStart>().map(|start| start.0);
+        if let Some(start) = start {
+            let nanos = tsc().delta(start, tsc().raw()).as_nanos();
+            TIMED_NANOS.set(
+                TIMED_NANOS
+                    .get()
+                    .wrapping_add(u64::try_from(nanos).unwrap_or(u64::MAX)),
+            );
+            TIMED_SPANS.set(TIMED_SPANS.get() + 1);
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, MetadataEnum)]
@@ -192,8 +256,7 @@ fn instant_pair(meta: &SupportMeta, x: u64) -> u64 {
 /// counter at each end and one scaling of the difference (runmeta's `run/clock.rs`).
 #[inline(never)]
 fn tsc_pair(meta: &SupportMeta, x: u64) -> u64 {
-    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
-    let clock = CLOCK.get_or_init(quanta::Clock::new);
+    let clock = tsc();
     let start = clock.raw();
     let r = bare(meta, x);
     black_box(clock.delta(start, clock.raw()));
