@@ -29,6 +29,8 @@
 //! runs instead of the `InMemorySink`: the difference is what the in-memory copy costs in situ.
 //! `RUNMETA_BENCH_SINK=prometheus` installs `runmeta-export`'s `PrometheusExporter` (with its
 //! default configuration) instead: the call as a service exporting its runs pays for it.
+//! `RUNMETA_BENCH_SINK=queued` installs the counting sink behind a [`QueuedSink`]
+//! (`Overflow::Block`): what handing each run to a background thread costs the agent.
 //! `RUNMETA_BENCH_TRACING=timed` gives the registry a [`TimingLayer`] instead of the no-op
 //! layer: `tracing_instrument*` then measure what `tracing` costs once it measures durations,
 //! as a run does (the same time-stamp counter read when the span opens and when it closes).
@@ -41,12 +43,14 @@ use std::time::Instant;
 
 use divan::{black_box, Bencher};
 use runmeta::prelude::*;
-use runmeta::run::{RunId, RunRecord, Sink};
+use runmeta::run::{Overflow, QueuedSink, RunId, RunRecord, Sink};
 use runmeta_export::prometheus::PrometheusExporter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
 const SINK_CAPACITY: usize = 64;
+/// The queue of `RUNMETA_BENCH_SINK=queued`.
+const QUEUE_CAPACITY: usize = 1024;
 
 static SINK: OnceLock<Arc<InMemorySink>> = OnceLock::new();
 static COUNTED: AtomicU64 = AtomicU64::new(0);
@@ -58,6 +62,19 @@ impl Sink for CountingSink {
     fn record(&self, _run: &RunRecord) {
         COUNTED.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// `RUNMETA_BENCH_SINK=queued`: a counting sink behind a queue and its worker thread, the
+/// queue blocking when full, so that every run is handed over (none dropped).
+fn queued() -> &'static Arc<QueuedSink> {
+    static QUEUED: OnceLock<Arc<QueuedSink>> = OnceLock::new();
+    QUEUED.get_or_init(|| {
+        Arc::new(QueuedSink::new(
+            CountingSink,
+            QUEUE_CAPACITY,
+            Overflow::Block,
+        ))
+    })
 }
 
 fn main() {
@@ -73,6 +90,10 @@ fn main() {
         "prometheus" => {
             println!("sink: PrometheusExporter::new()");
             Collector::builder().sink(Arc::clone(&exporter))
+        }
+        "queued" => {
+            println!("sink: QueuedSink::new(CountingSink, {QUEUE_CAPACITY}, Overflow::Block)");
+            Collector::builder().sink(Arc::clone(queued()))
         }
         _ => {
             println!("sink: InMemorySink::new({SINK_CAPACITY})");
@@ -104,6 +125,9 @@ fn main() {
     assert_eq!(tracked(&meta, 1), 2);
     if choice == "count" {
         assert_eq!(COUNTED.load(Ordering::Relaxed), 1, "a run was recorded");
+    } else if choice == "queued" {
+        queued().flush();
+        assert_eq!(COUNTED.load(Ordering::Relaxed), 1, "a run was delivered");
     } else if choice == "prometheus" {
         let text = exporter.render();
         assert!(

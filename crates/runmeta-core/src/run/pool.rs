@@ -14,10 +14,20 @@
 //!
 //! The pool holds at most [`KEEP`] records and [`KEEP`] values per thread, and only records
 //! whose collections are small, so what it keeps is bounded (a few KiB per thread).
+//!
+//! A record is not always let go of on the thread that ran it: a [`QueuedSink`]'s worker
+//! thread lets go of every record the agent threads hand it, and a future that moves between
+//! a runtime's threads starts on one and is evicted on another. So a thread whose pool is
+//! full moves its records to a process-wide depot (at most [`DEPOT_KEEP`] records), and a
+//! thread whose pool is empty refills it from there, [`KEEP`] records at a time, before it
+//! allocates: one lock for a batch of records, and no lock at all while a thread takes back
+//! as many records as it lets go of (the steady state of the in-memory sink).
+//!
+//! [`QueuedSink`]: super::QueuedSink
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use triomphe::UniqueArc;
 
@@ -29,6 +39,37 @@ use crate::schema::{DynMetadata, RunMetadata};
 const KEEP: usize = 4;
 /// A record whose `Vec`s grew past this many elements is freed, not kept.
 const MAX_KEPT_CAPACITY: usize = 64;
+/// Records kept in the process-wide depot, for the threads whose pools run empty.
+const DEPOT_KEEP: usize = 64;
+
+/// Records let go of by threads whose pools were full (see the module docs).
+static DEPOT: Depot = Depot(Mutex::new(Vec::new()));
+
+/// Records shared by the threads of the process, at most [`DEPOT_KEEP`].
+struct Depot(Mutex<Vec<UniqueArc<RunRecord>>>);
+
+impl Depot {
+    /// Moves up to [`KEEP`] records into `pool`.
+    #[cold]
+    #[inline(never)]
+    fn take_into(&self, pool: &mut Vec<UniqueArc<RunRecord>>) {
+        let mut depot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let from = depot.len().saturating_sub(KEEP);
+        pool.extend(depot.drain(from..));
+    }
+
+    /// Moves `pool`'s records here, as many as there is room for; the rest are freed,
+    /// outside the lock.
+    #[cold]
+    #[inline(never)]
+    fn put_from(&self, pool: &mut Vec<UniqueArc<RunRecord>>) {
+        let mut depot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let room = DEPOT_KEEP.saturating_sub(depot.len());
+        depot.extend(pool.drain(..pool.len().min(room)));
+        drop(depot);
+        pool.clear();
+    }
+}
 
 thread_local! {
     static POOL: RefCell<Pool> = const {
@@ -48,6 +89,28 @@ struct Pool {
 }
 
 impl Pool {
+    /// A record to reuse: this thread's last one, else one from `depot`.
+    #[inline]
+    fn pop_record(&mut self, depot: &Depot) -> Option<UniqueArc<RunRecord>> {
+        match self.records.pop() {
+            Some(record) => Some(record),
+            None => {
+                depot.take_into(&mut self.records);
+                self.records.pop()
+            }
+        }
+    }
+
+    /// Keeps `record` for a later run on this thread; a full pool first moves its records
+    /// to `depot`.
+    #[inline]
+    fn push_record(&mut self, record: UniqueArc<RunRecord>, depot: &Depot) {
+        if self.records.len() >= KEEP {
+            depot.put_from(&mut self.records);
+        }
+        self.records.push(record);
+    }
+
     /// Makes `record`'s metadata a value equal to `value` when its own is not an `M` no one
     /// else holds (the fast path's miss): swaps in a kept record whose value is an `M` if
     /// there is one, else assigns to a kept value of that type or allocates one, keeping the
@@ -155,7 +218,7 @@ where
 {
     let errors = value.validate().err().map(Arc::new);
     let pooled = with_pool(|pool| {
-        let mut record = pool.records.pop()?;
+        let mut record = pool.pop_record(&DEPOT)?;
         // The steady state: the last record's value is an `M` no one else holds.
         let in_place = record
             .metadata
@@ -233,7 +296,7 @@ fn new_record() -> UniqueArc<RunRecord> {
 /// value is kept for a later run of its type.
 fn take_emptied() -> Option<UniqueArc<RunRecord>> {
     with_pool(|pool| {
-        let mut record = pool.records.pop()?;
+        let mut record = pool.pop_record(&DEPOT)?;
         if record.metadata.is_some() {
             pool.keep_metadata_of(&mut record);
         }
@@ -243,26 +306,26 @@ fn take_emptied() -> Option<UniqueArc<RunRecord>> {
 }
 
 /// Gives back a record a sink is done with. It is kept for reuse if this was its last
-/// reference, its collections are small and this thread's pool has room; otherwise it is
-/// dropped as usual.
+/// reference and its collections are small, in this thread's pool or, when that is full, in
+/// the depot; otherwise it is dropped as usual.
 pub(crate) fn recycle(record: SharedRecord) {
-    // One load (no weak count to lock): `triomphe`'s uniqueness check.
-    let Ok(unique) = triomphe::Arc::try_unique(record.0) else {
+    let Some(unique) = keepable(record) else {
         return;
     };
-    if unique.messages.capacity() > MAX_KEPT_CAPACITY
-        || unique.tool_calls.capacity() > MAX_KEPT_CAPACITY
-        || unique.per_model.capacity() > MAX_KEPT_CAPACITY
-    {
-        return;
-    }
     // Its metadata stays: the next run's metadata of the same type takes its place.
     // Outside a thread's lifetime (TLS destroyed) or re-entered from a drop: just drop.
-    with_pool(|pool| {
-        if pool.records.len() < KEEP {
-            pool.records.push(unique);
-        }
-    });
+    with_pool(|pool| pool.push_record(unique, &DEPOT));
+}
+
+/// `record`, unique, if it is worth keeping: its last reference, with small collections.
+#[inline]
+fn keepable(record: SharedRecord) -> Option<UniqueArc<RunRecord>> {
+    // One load (no weak count to lock): `triomphe`'s uniqueness check.
+    let unique = triomphe::Arc::try_unique(record.0).ok()?;
+    let small = unique.messages.capacity() <= MAX_KEPT_CAPACITY
+        && unique.tool_calls.capacity() <= MAX_KEPT_CAPACITY
+        && unique.per_model.capacity() <= MAX_KEPT_CAPACITY;
+    small.then_some(unique)
 }
 
 #[cfg(test)]
@@ -270,40 +333,87 @@ mod tests {
     use super::*;
     use std::borrow::Cow;
 
-    fn record() -> SharedRecord {
+    fn record(agent: &str) -> SharedRecord {
         SharedRecord::new(RunRecord::new(
-            Cow::Borrowed("a"),
+            Cow::Owned(agent.to_owned()),
             jiff::Timestamp::UNIX_EPOCH,
         ))
     }
 
-    #[test]
-    fn keeps_only_unique_records_up_to_its_bound() {
-        while take_emptied().is_some() {}
-        let shared = record();
-        let other = shared.clone();
-        recycle(shared);
-        assert!(
-            take_emptied().is_none(),
-            "a record still referenced is not kept"
-        );
-        drop(other);
-        for _ in 0..KEEP + 3 {
-            recycle(record());
+    fn pool() -> Pool {
+        Pool {
+            records: Vec::new(),
+            values: Vec::new(),
         }
-        let mut kept = 0;
-        while take_emptied().is_some() {
-            kept += 1;
-        }
-        assert_eq!(kept, KEEP);
+    }
+
+    fn depot() -> Depot {
+        Depot(Mutex::new(Vec::new()))
+    }
+
+    fn unique(agent: &str) -> UniqueArc<RunRecord> {
+        keepable(record(agent)).expect("a new record is unique")
     }
 
     #[test]
-    fn large_records_are_freed() {
-        while take_emptied().is_some() {}
+    fn only_last_references_to_small_records_are_kept() {
+        let shared = record("a");
+        let other = shared.clone();
+        assert!(keepable(shared).is_none(), "a record still referenced");
+        assert!(keepable(other).is_some(), "its last reference");
         let mut big = RunRecord::new(Cow::Borrowed("a"), jiff::Timestamp::UNIX_EPOCH);
         big.tool_calls.reserve(MAX_KEPT_CAPACITY + 1);
-        recycle(SharedRecord::new(big));
-        assert!(take_emptied().is_none());
+        assert!(keepable(SharedRecord::new(big)).is_none(), "a large record");
+    }
+
+    #[test]
+    fn a_full_pool_moves_its_records_to_the_depot_for_an_empty_one() {
+        let (mut producer, mut worker, depot) = (pool(), pool(), depot());
+        assert!(producer.pop_record(&depot).is_none(), "nothing anywhere");
+        for i in 0..KEEP {
+            worker.push_record(unique(&i.to_string()), &depot);
+        }
+        assert_eq!(
+            (worker.records.len(), depot.0.lock().unwrap().len()),
+            (KEEP, 0)
+        );
+        worker.push_record(unique("last"), &depot);
+        assert_eq!(
+            (worker.records.len(), depot.0.lock().unwrap().len()),
+            (1, KEEP)
+        );
+        assert_eq!(worker.records[0].agent, "last");
+        // The empty pool takes the batch at once: one lock for KEEP records.
+        let mut taken: Vec<String> = std::iter::from_fn(|| producer.pop_record(&depot))
+            .map(|r| r.agent.to_string())
+            .collect();
+        taken.sort();
+        let expected: Vec<String> = (0..KEEP).map(|i| i.to_string()).collect();
+        assert_eq!(taken, expected);
+        assert!(depot.0.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_depot_keeps_a_bounded_number_of_records() {
+        let (mut worker, depot) = (pool(), depot());
+        for i in 0..DEPOT_KEEP * 3 {
+            worker.push_record(unique(&i.to_string()), &depot);
+        }
+        assert_eq!(depot.0.lock().unwrap().len(), DEPOT_KEEP);
+        assert!(worker.records.len() <= KEEP);
+    }
+
+    #[test]
+    fn recycled_records_come_back_on_this_thread() {
+        // A fresh thread: its pool starts empty (the depot may hold other tests' records).
+        std::thread::spawn(|| {
+            let kept = record("mine");
+            let at = std::ptr::from_ref::<RunRecord>(&kept);
+            recycle(kept);
+            let again = take_emptied().expect("the record just recycled");
+            assert_eq!(std::ptr::from_ref::<RunRecord>(&again), at);
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -1,11 +1,12 @@
 //! A sink that hands records to a background thread through a bounded queue.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::{RunRecord, Sink};
+use super::{RunRecord, SharedRecord, Sink};
 
 /// What a [`QueuedSink`] does when its queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -18,7 +19,7 @@ pub enum Overflow {
 }
 
 enum Message {
-    Record(Box<RunRecord>),
+    Record(SharedRecord),
     Flush(mpsc::Sender<()>),
 }
 
@@ -30,6 +31,11 @@ struct Counters {
 }
 
 /// Wraps a slow sink: `record` only enqueues; a background thread calls the inner sink.
+///
+/// A tracked run's record is queued as it is, shared, not copied. Once the inner sink is done
+/// with it (and keeps no reference), the worker thread gives it back to the record pool, from
+/// which the agent threads take it again for their next runs: in the steady state a queued run
+/// allocates nothing. A record handed to [`Sink::record`] by reference is copied.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -122,13 +128,17 @@ impl QueuedSink {
 }
 
 fn work(inner: &impl Sink, receiver: &Receiver<Message>, counters: &Counters) {
+    let keeps = inner.keeps_records();
     while let Ok(message) = receiver.recv() {
         match message {
             Message::Record(record) => {
-                let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    inner.record(&record)
-                }))
-                .is_ok();
+                let ok = if keeps {
+                    catch_unwind(AssertUnwindSafe(|| inner.record_shared(record))).is_ok()
+                } else {
+                    let ok = catch_unwind(AssertUnwindSafe(|| inner.record(&record))).is_ok();
+                    super::pool::recycle(record);
+                    ok
+                };
                 let counter = if ok {
                     &counters.delivered
                 } else {
@@ -137,8 +147,7 @@ fn work(inner: &impl Sink, receiver: &Receiver<Message>, counters: &Counters) {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
             Message::Flush(done) => {
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.flush())).is_err()
-                {
+                if catch_unwind(AssertUnwindSafe(|| inner.flush())).is_err() {
                     counters.panicked.fetch_add(1, Ordering::Relaxed);
                 }
                 let _ = done.send(());
@@ -148,22 +157,38 @@ fn work(inner: &impl Sink, receiver: &Receiver<Message>, counters: &Counters) {
 }
 
 impl Sink for QueuedSink {
+    /// Queues a copy of `run`.
     fn record(&self, run: &RunRecord) {
+        self.record_shared(SharedRecord::new(run.clone()));
+    }
+
+    /// Queues `run` itself.
+    fn record_shared(&self, run: SharedRecord) {
         let Some(sender) = self.sender() else {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let message = Message::Record(Box::new(run.clone()));
-        let sent = match self.policy {
+        let message = Message::Record(run);
+        let refused = match self.policy {
             Overflow::DropNewest => match sender.try_send(message) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+                Ok(()) => None,
+                Err(TrySendError::Full(refused) | TrySendError::Disconnected(refused)) => {
+                    Some(refused)
+                }
             },
-            Overflow::Block => sender.send(message).is_ok(),
+            Overflow::Block => sender.send(message).err().map(|e| e.0),
         };
-        if !sent {
+        if let Some(refused) = refused {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            if let Message::Record(record) = refused {
+                super::pool::recycle(record);
+            }
         }
+    }
+
+    /// True: the collector hands this sink the record itself, to queue without a copy.
+    fn keeps_records(&self) -> bool {
+        true
     }
 
     /// Waits until everything queued before this call has reached the inner sink.
@@ -179,5 +204,95 @@ impl Sink for QueuedSink {
 impl Drop for QueuedSink {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::{channel, Receiver, Sender};
+
+    fn record(agent: &'static str) -> SharedRecord {
+        SharedRecord::new(RunRecord::new(agent, jiff::Timestamp::UNIX_EPOCH))
+    }
+
+    /// Keeps what it is handed.
+    #[derive(Default)]
+    struct Keeping(Mutex<Vec<SharedRecord>>);
+
+    impl Sink for Keeping {
+        fn record(&self, run: &RunRecord) {
+            self.record_shared(SharedRecord::new(run.clone()));
+        }
+        fn record_shared(&self, run: SharedRecord) {
+            self.0.lock().unwrap().push(run);
+        }
+        fn keeps_records(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_shared_record_reaches_a_keeping_inner_sink_uncopied() {
+        let inner = Arc::new(Keeping::default());
+        let queued = QueuedSink::new(Arc::clone(&inner), 8, Overflow::Block);
+        assert!(queued.keeps_records());
+        let run = record("a");
+        queued.record_shared(run.clone());
+        queued.record(&run);
+        queued.flush();
+        let kept = inner.0.lock().unwrap();
+        assert_eq!(kept.len(), 2);
+        assert!(SharedRecord::ptr_eq(&kept[0], &run), "queued as it is");
+        assert!(
+            !SharedRecord::ptr_eq(&kept[1], &run),
+            "a reference is copied"
+        );
+        assert_eq!(kept[1].agent, "a");
+    }
+
+    /// Tells when it has a record, then waits to be let go.
+    struct Stuck {
+        entered: Mutex<Sender<()>>,
+        release: Mutex<Receiver<()>>,
+    }
+
+    impl Sink for Stuck {
+        fn record(&self, _run: &RunRecord) {
+            self.entered.lock().unwrap().send(()).unwrap();
+            let _ = self.release.lock().unwrap().recv();
+        }
+    }
+
+    #[test]
+    fn a_refused_record_goes_back_to_the_pool_and_is_counted() {
+        // A fresh thread: its record pool starts empty.
+        std::thread::spawn(|| {
+            let (entered, inner_entered) = channel();
+            let (release, inner_release) = channel();
+            let queued = QueuedSink::new(
+                Stuck {
+                    entered: Mutex::new(entered),
+                    release: Mutex::new(inner_release),
+                },
+                1,
+                Overflow::DropNewest,
+            );
+            queued.record_shared(record("held by the inner sink"));
+            inner_entered.recv().unwrap();
+            queued.record_shared(record("fills the queue"));
+            let refused = record("refused");
+            let at = std::ptr::from_ref::<RunRecord>(&refused);
+            queued.record_shared(refused);
+            assert_eq!(queued.stats().dropped, 1);
+            let (reused, _) = super::super::pool::take_record(None);
+            assert_eq!(std::ptr::from_ref::<RunRecord>(&reused), at);
+            release.send(()).unwrap();
+            release.send(()).unwrap();
+            queued.shutdown();
+            assert_eq!(queued.stats().delivered, 2);
+        })
+        .join()
+        .unwrap();
     }
 }
