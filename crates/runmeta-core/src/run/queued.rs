@@ -3,7 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use super::{RunRecord, SharedRecord, Sink};
@@ -48,7 +48,10 @@ struct Counters {
 /// assert_eq!(queued.stats().delivered, 1);
 /// ```
 pub struct QueuedSink {
-    sender: Mutex<Option<SyncSender<Message>>>,
+    /// `None` once shut down. Senders send through the read lock, without a clone of the
+    /// sender (a count to add and drop again per record); `shutdown` takes the write lock,
+    /// so it waits for the records being sent and every later one is counted as dropped.
+    sender: RwLock<Option<SyncSender<Message>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     policy: Overflow,
     counters: Arc<Counters>,
@@ -86,7 +89,7 @@ impl QueuedSink {
             .spawn(move || work(&inner, &receiver, &worker_counters))
             .ok();
         QueuedSink {
-            sender: Mutex::new(Some(sender)),
+            sender: RwLock::new(Some(sender)),
             worker: Mutex::new(worker),
             policy,
             counters,
@@ -103,23 +106,25 @@ impl QueuedSink {
         }
     }
 
-    fn sender(&self) -> Option<SyncSender<Message>> {
+    /// Calls `f` with the sender, or returns `None` once shut down.
+    fn with_sender<R>(&self, f: impl FnOnce(&SyncSender<Message>) -> R) -> Option<R> {
         self.sender
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(f)
     }
 
     /// Stops the worker after it has delivered what is queued.
     pub fn shutdown(&self) {
         self.sender
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(worker) = self
             .worker
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
             let _ = worker.join();
@@ -164,12 +169,8 @@ impl Sink for QueuedSink {
 
     /// Queues `run` itself.
     fn record_shared(&self, run: SharedRecord) {
-        let Some(sender) = self.sender() else {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
         let message = Message::Record(run);
-        let refused = match self.policy {
+        let sent = self.with_sender(|sender| match self.policy {
             Overflow::DropNewest => match sender.try_send(message) {
                 Ok(()) => None,
                 Err(TrySendError::Full(refused) | TrySendError::Disconnected(refused)) => {
@@ -177,6 +178,11 @@ impl Sink for QueuedSink {
                 }
             },
             Overflow::Block => sender.send(message).err().map(|e| e.0),
+        });
+        // Shut down: counted as dropped (the record went with the closure).
+        let Some(refused) = sent else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         };
         if let Some(refused) = refused {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -193,9 +199,10 @@ impl Sink for QueuedSink {
 
     /// Waits until everything queued before this call has reached the inner sink.
     fn flush(&self) {
-        let Some(sender) = self.sender() else { return };
         let (done, wait) = mpsc::channel();
-        if sender.send(Message::Flush(done)).is_ok() {
+        // The lock is let go of before waiting: only the send holds it.
+        let sent = self.with_sender(|sender| sender.send(Message::Flush(done)).is_ok());
+        if sent == Some(true) {
             let _ = wait.recv();
         }
     }
@@ -294,5 +301,49 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// Counts what it receives.
+    #[derive(Default)]
+    struct Counting(AtomicU64);
+
+    impl Sink for Counting {
+        fn record(&self, _run: &RunRecord) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn records_sent_while_shutting_down_are_delivered_or_counted_as_dropped() {
+        for policy in [Overflow::Block, Overflow::DropNewest] {
+            let inner = Arc::new(Counting::default());
+            let queued = QueuedSink::new(Arc::clone(&inner), 4, policy);
+            let per_thread = 2_000_u64;
+            let finished = AtomicU64::new(0);
+            std::thread::scope(|s| {
+                for _ in 0..3 {
+                    s.spawn(|| {
+                        for _ in 0..per_thread {
+                            queued.record_shared(record("a"));
+                        }
+                        finished.fetch_add(1, Ordering::Relaxed);
+                    });
+                }
+                // Shut down once the worker is busy, while the senders still send.
+                s.spawn(|| {
+                    while inner.0.load(Ordering::Relaxed) < 100
+                        && finished.load(Ordering::Relaxed) < 3
+                    {
+                        std::thread::yield_now();
+                    }
+                    queued.shutdown();
+                });
+            });
+            let stats = queued.stats();
+            assert_eq!(stats.delivered, inner.0.load(Ordering::Relaxed), "{policy:?}");
+            assert_eq!(stats.delivered + stats.dropped, 3 * per_thread, "{policy:?}");
+            queued.record_shared(record("after"));
+            assert_eq!(queued.stats().dropped, stats.dropped + 1, "{policy:?}");
+        }
     }
 }
