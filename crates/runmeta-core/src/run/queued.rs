@@ -340,8 +340,16 @@ mod tests {
                 });
             });
             let stats = queued.stats();
-            assert_eq!(stats.delivered, inner.0.load(Ordering::Relaxed), "{policy:?}");
-            assert_eq!(stats.delivered + stats.dropped, 3 * per_thread, "{policy:?}");
+            assert_eq!(
+                stats.delivered,
+                inner.0.load(Ordering::Relaxed),
+                "{policy:?}"
+            );
+            assert_eq!(
+                stats.delivered + stats.dropped,
+                3 * per_thread,
+                "{policy:?}"
+            );
             queued.record_shared(record("after"));
             assert_eq!(queued.stats().dropped, stats.dropped + 1, "{policy:?}");
         }
