@@ -69,3 +69,29 @@ fn runs_without_metadata_allocate_nothing_either() {
     assert_eq!(info.count_total, 0, "{info:?}");
     assert_eq!(sink().totals()[0] - runs, 64);
 }
+
+#[test]
+fn a_thread_that_ends_leaves_its_records_to_the_next_one() {
+    let _turn = serial();
+    // A thread that runs and ends: its pooled record, with its `Ticket` value, outlives it.
+    std::thread::spawn(|| {
+        for i in 0..4 {
+            handle(&ticket(i));
+        }
+    })
+    .join()
+    .unwrap();
+    let allocations = std::thread::spawn(|| {
+        let next = ticket(7);
+        // The first run also reaches this thread's locals for the first time (registering
+        // their destructors); it takes the record the ended thread left, and keeps its value.
+        plain(0);
+        allocation_counter::measure(|| {
+            handle(&next);
+        })
+        .count_total
+    })
+    .join()
+    .unwrap();
+    assert_eq!(allocations, 0, "a run with metadata on a new thread");
+}

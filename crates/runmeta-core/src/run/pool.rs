@@ -21,7 +21,8 @@
 //! full moves its records to a process-wide depot (at most [`DEPOT_KEEP`] records), and a
 //! thread whose pool is empty refills it from there, [`KEEP`] records at a time, before it
 //! allocates: one lock for a batch of records, and no lock at all while a thread takes back
-//! as many records as it lets go of (the steady state of the in-memory sink).
+//! as many records as it lets go of (the steady state of the in-memory sink). A thread that
+//! ends leaves its records there too, for the next thread's first runs.
 //!
 //! [`QueuedSink`]: super::QueuedSink
 
@@ -76,6 +77,7 @@ thread_local! {
         RefCell::new(Pool {
             records: Vec::new(),
             values: Vec::new(),
+            depot: &DEPOT,
         })
     };
 }
@@ -86,27 +88,29 @@ struct Pool {
     records: Vec<UniqueArc<RunRecord>>,
     /// Metadata values taken out of records reused by runs that could not use them.
     values: Vec<MetadataValue>,
+    /// Where a full pool moves its records, and an empty one takes them from.
+    depot: &'static Depot,
 }
 
 impl Pool {
-    /// A record to reuse: this thread's last one, else one from `depot`.
+    /// A record to reuse: this thread's last one, else one from the depot.
     #[inline]
-    fn pop_record(&mut self, depot: &Depot) -> Option<UniqueArc<RunRecord>> {
+    fn pop_record(&mut self) -> Option<UniqueArc<RunRecord>> {
         match self.records.pop() {
             Some(record) => Some(record),
             None => {
-                depot.take_into(&mut self.records);
+                self.depot.take_into(&mut self.records);
                 self.records.pop()
             }
         }
     }
 
     /// Keeps `record` for a later run on this thread; a full pool first moves its records
-    /// to `depot`.
+    /// to the depot.
     #[inline]
-    fn push_record(&mut self, record: UniqueArc<RunRecord>, depot: &Depot) {
+    fn push_record(&mut self, record: UniqueArc<RunRecord>) {
         if self.records.len() >= KEEP {
-            depot.put_from(&mut self.records);
+            self.depot.put_from(&mut self.records);
         }
         self.records.push(record);
     }
@@ -172,6 +176,16 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    /// A thread that ends leaves its records to the depot: a thread started for one run
+    /// takes the records of one that ended.
+    fn drop(&mut self) {
+        if !self.records.is_empty() {
+            self.depot.put_from(&mut self.records);
+        }
+    }
+}
+
 /// Calls `f` with this thread's pool; `None` outside a thread's lifetime (TLS destroyed) or
 /// re-entered from a drop.
 fn with_pool<R>(f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
@@ -218,7 +232,7 @@ where
 {
     let errors = value.validate().err().map(Arc::new);
     let pooled = with_pool(|pool| {
-        let mut record = pool.pop_record(&DEPOT)?;
+        let mut record = pool.pop_record()?;
         // The steady state: the last record's value is an `M` no one else holds.
         let in_place = record
             .metadata
@@ -296,7 +310,7 @@ fn new_record() -> UniqueArc<RunRecord> {
 /// value is kept for a later run of its type.
 fn take_emptied() -> Option<UniqueArc<RunRecord>> {
     with_pool(|pool| {
-        let mut record = pool.pop_record(&DEPOT)?;
+        let mut record = pool.pop_record()?;
         if record.metadata.is_some() {
             pool.keep_metadata_of(&mut record);
         }
@@ -314,7 +328,7 @@ pub(crate) fn recycle(record: SharedRecord) {
     };
     // Its metadata stays: the next run's metadata of the same type takes its place.
     // Outside a thread's lifetime (TLS destroyed) or re-entered from a drop: just drop.
-    with_pool(|pool| pool.push_record(unique, &DEPOT));
+    with_pool(|pool| pool.push_record(unique));
 }
 
 /// `record`, unique, if it is worth keeping: its last reference, with small collections.
@@ -340,15 +354,21 @@ mod tests {
         ))
     }
 
-    fn pool() -> Pool {
+    /// A depot of its own for each test (the process's is shared by every test thread).
+    fn depot() -> &'static Depot {
+        Box::leak(Box::new(Depot(Mutex::new(Vec::new()))))
+    }
+
+    fn pool(depot: &'static Depot) -> Pool {
         Pool {
             records: Vec::new(),
             values: Vec::new(),
+            depot,
         }
     }
 
-    fn depot() -> Depot {
-        Depot(Mutex::new(Vec::new()))
+    fn depot_len(depot: &Depot) -> usize {
+        depot.0.lock().unwrap().len()
     }
 
     fn unique(agent: &str) -> UniqueArc<RunRecord> {
@@ -368,39 +388,50 @@ mod tests {
 
     #[test]
     fn a_full_pool_moves_its_records_to_the_depot_for_an_empty_one() {
-        let (mut producer, mut worker, depot) = (pool(), pool(), depot());
-        assert!(producer.pop_record(&depot).is_none(), "nothing anywhere");
+        let depot = depot();
+        let (mut producer, mut worker) = (pool(depot), pool(depot));
+        assert!(producer.pop_record().is_none(), "nothing anywhere");
         for i in 0..KEEP {
-            worker.push_record(unique(&i.to_string()), &depot);
+            worker.push_record(unique(&i.to_string()));
         }
-        assert_eq!(
-            (worker.records.len(), depot.0.lock().unwrap().len()),
-            (KEEP, 0)
-        );
-        worker.push_record(unique("last"), &depot);
-        assert_eq!(
-            (worker.records.len(), depot.0.lock().unwrap().len()),
-            (1, KEEP)
-        );
+        assert_eq!((worker.records.len(), depot_len(depot)), (KEEP, 0));
+        worker.push_record(unique("last"));
+        assert_eq!((worker.records.len(), depot_len(depot)), (1, KEEP));
         assert_eq!(worker.records[0].agent, "last");
         // The empty pool takes the batch at once: one lock for KEEP records.
-        let mut taken: Vec<String> = std::iter::from_fn(|| producer.pop_record(&depot))
+        let mut taken: Vec<String> = std::iter::from_fn(|| producer.pop_record())
             .map(|r| r.agent.to_string())
             .collect();
         taken.sort();
         let expected: Vec<String> = (0..KEEP).map(|i| i.to_string()).collect();
         assert_eq!(taken, expected);
-        assert!(depot.0.lock().unwrap().is_empty());
+        assert_eq!(depot_len(depot), 0);
     }
 
     #[test]
     fn the_depot_keeps_a_bounded_number_of_records() {
-        let (mut worker, depot) = (pool(), depot());
+        let depot = depot();
+        let mut worker = pool(depot);
         for i in 0..DEPOT_KEEP * 3 {
-            worker.push_record(unique(&i.to_string()), &depot);
+            worker.push_record(unique(&i.to_string()));
         }
-        assert_eq!(depot.0.lock().unwrap().len(), DEPOT_KEEP);
+        assert_eq!(depot_len(depot), DEPOT_KEEP);
         assert!(worker.records.len() <= KEEP);
+    }
+
+    #[test]
+    fn a_pool_that_goes_leaves_its_records_to_the_depot() {
+        let depot = depot();
+        let mut ending = pool(depot);
+        ending.push_record(unique("a"));
+        ending.push_record(unique("b"));
+        drop(ending);
+        assert_eq!(depot_len(depot), 2);
+        let mut next = pool(depot);
+        assert_eq!(
+            next.pop_record().map(|r| r.agent.to_string()).as_deref(),
+            Some("b")
+        );
     }
 
     #[test]
