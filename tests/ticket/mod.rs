@@ -61,20 +61,21 @@ impl Sink for Summing {
             let ticket = meta.value.downcast_ref::<Ticket>().expect("a Ticket");
             self.levels
                 .fetch_add(u64::from(ticket.escalation_level), Ordering::Relaxed);
-            let number = ticket.customer_id["cust_".len()..]
-                .parse::<u64>()
-                .expect("a ticket number");
-            self.numbers.fetch_add(number, Ordering::Relaxed);
+            self.numbers.fetch_add(number(ticket), Ordering::Relaxed);
         }
     }
+}
+
+/// The ticket's number: `cust_000042` → 42 (parsed without allocating).
+fn number(ticket: &Ticket) -> u64 {
+    ticket.customer_id["cust_".len()..]
+        .parse()
+        .expect("a ticket number")
 }
 
 /// What `tickets` add to [`Summing::totals`].
 pub fn expected_totals(tickets: &[Ticket]) -> [u64; 3] {
     let levels = tickets.iter().map(|t| u64::from(t.escalation_level)).sum();
-    let numbers = tickets
-        .iter()
-        .map(|t| t.customer_id["cust_".len()..].parse::<u64>().unwrap())
-        .sum();
+    let numbers = tickets.iter().map(number).sum();
     [u64::try_from(tickets.len()).unwrap(), levels, numbers]
 }
