@@ -8,10 +8,10 @@ use prometheus_client::registry::Registry;
 use runmeta_core::metrics::{ToolStatus, Usage};
 use runmeta_core::run::{RunRecord, RunStatus, Sink};
 use runmeta_core::sla::SlaPolicy;
-use smallvec::SmallVec;
 
 use super::families::Families;
-use super::labels::{normalize_error_class, truncate_value, LabelRef, MetaLabels};
+use super::key::LabelKey;
+use super::labels::{normalize_error_class, truncate_value, MetaLabels};
 use super::render::{self, Format};
 
 /// Limits of a [`PrometheusExporter`].
@@ -246,20 +246,24 @@ fn error_class(class: Option<&str>, panicked: bool) -> String {
     }
 }
 
-/// The label list of one observation; runs with up to 16 labels build it on the stack.
-type Labels<'a> = SmallVec<[LabelRef<'a>; 16]>;
-
 fn record(shared: &Shared, run: &RunRecord) {
-    let mut meta = MetaLabels::reused(shared.config.max_labels_per_run);
-    record_with(shared, run, &mut meta);
-    meta.give_back();
+    let mut labels = LabelKey::reused();
+    record_with(shared, run, &mut labels);
+    labels.give_back();
 }
 
-fn record_with(shared: &Shared, run: &RunRecord, meta: &mut MetaLabels) {
+/// Records `run`, building each series' labels in `labels` (empty when called).
+fn record_with(shared: &Shared, run: &RunRecord, labels: &mut LabelKey) {
     let f = &shared.families;
     let max = shared.config.max_label_value_len;
 
+    labels.push("agent", cut(max, &run.agent));
+    if let Some(release) = &run.release {
+        labels.push("release", cut(max, release));
+    }
+    let base = labels.mark();
     if let Some(m) = &run.metadata {
+        let mut meta = MetaLabels::new(labels, shared.config.max_labels_per_run);
         m.value.for_each_label(&mut |k, v| meta.push(k, v, max));
         if meta.dropped() > 0 {
             shared
@@ -267,34 +271,25 @@ fn record_with(shared: &Shared, run: &RunRecord, meta: &mut MetaLabels) {
                 .fetch_add(meta.dropped(), Ordering::Relaxed);
         }
     }
-    // Declared before `labels`, which borrows it.
-    let class;
-    let mut labels = Labels::new();
-    labels.push(("agent", cut(max, &run.agent)));
-    if let Some(release) = &run.release {
-        labels.push(("release", cut(max, release)));
-    }
-    let base = labels.len();
-    labels.extend(meta.iter());
-    let common = labels.len();
+    let common = labels.mark();
 
     // Run count and duration.
-    labels.push(("status", run.status.as_str()));
+    labels.push("status", run.status.as_str());
     f.run_duration
-        .with(&labels, |h, b| h.observe(b, nanos(run.duration)));
-    labels.push(("stop_reason", cut(max, &run.stop_reason)));
+        .with(labels, |h, b| h.observe(b, nanos(run.duration)));
+    labels.push("stop_reason", cut(max, &run.stop_reason));
     if matches!(run.status, RunStatus::Error | RunStatus::Panicked) {
-        class = error_class(
+        let class = error_class(
             run.error_class.as_deref(),
             run.status == RunStatus::Panicked,
         );
-        labels.push(("error_class", &class));
+        labels.push("error_class", &class);
     }
-    f.runs.with(&labels, |c, ()| c.add(1));
+    f.runs.with(labels, |c, ()| c.add(1));
     labels.truncate(common);
 
     if let Some(ttft) = run.time_to_first_token {
-        f.ttft.with(&labels, |h, b| h.observe(b, nanos(ttft)));
+        f.ttft.with(labels, |h, b| h.observe(b, nanos(ttft)));
     }
     let usage = &run.metrics.usage;
     let tokens = if usage.total_tokens > 0 {
@@ -302,12 +297,12 @@ fn record_with(shared: &Shared, run: &RunRecord, meta: &mut MetaLabels) {
     } else {
         usage.input_tokens.saturating_add(usage.output_tokens)
     };
-    f.tokens_per_run.with(&labels, |h, b| h.observe(b, tokens));
+    f.tokens_per_run.with(labels, |h, b| h.observe(b, tokens));
     let sla = shared.config.sla_policy.evaluate(run);
     if sla.has_sla {
-        f.sla_runs.with(&labels, |c, ()| c.add(1));
+        f.sla_runs.with(labels, |c, ()| c.add(1));
         if sla.breached {
-            f.sla_breaches.with(&labels, |c, ()| c.add(1));
+            f.sla_breaches.with(labels, |c, ()| c.add(1));
         }
     }
 
@@ -315,7 +310,7 @@ fn record_with(shared: &Shared, run: &RunRecord, meta: &mut MetaLabels) {
     labels.truncate(base);
     if run.unpriced_messages > 0 {
         f.unpriced
-            .with(&labels, |c, ()| c.add(u64::from(run.unpriced_messages)));
+            .with(labels, |c, ()| c.add(u64::from(run.unpriced_messages)));
     }
     let mut unattributed = token_counts(usage);
     let mut unattributed_cost = run.metrics.cost.map(|c| c.as_nanos());
@@ -333,52 +328,49 @@ fn record_with(shared: &Shared, run: &RunRecord, meta: &mut MetaLabels) {
         } else {
             cut(max, &model.model.id)
         };
-        model_series(f, &mut labels, id, &counts, cost);
+        model_series(f, labels, id, &counts, cost);
     }
-    model_series(f, &mut labels, "unknown", &unattributed, unattributed_cost);
+    model_series(f, labels, "unknown", &unattributed, unattributed_cost);
 
     // Tool calls.
-    let agent = ("agent", cut(max, &run.agent));
+    let agent = cut(max, &run.agent);
     for call in &run.tool_calls {
         let tool = cut(max, &call.name);
-        let class;
-        let mut tl: [LabelRef<'_>; 4] = [
-            agent,
-            ("tool", tool),
-            ("status", call.status.as_str()),
-            ("", ""),
-        ];
-        let n = if matches!(call.status, ToolStatus::Error | ToolStatus::Panicked) {
-            class = error_class(
+        labels.clear();
+        labels.push("agent", agent);
+        labels.push("tool", tool);
+        labels.push("status", call.status.as_str());
+        if matches!(call.status, ToolStatus::Error | ToolStatus::Panicked) {
+            let class = error_class(
                 call.error_class.as_deref(),
                 call.status == ToolStatus::Panicked,
             );
-            tl[3] = ("error_class", &class);
-            4
-        } else {
-            3
-        };
-        f.tool_calls.with(&tl[..n], |c, ()| c.add(1));
+            labels.push("error_class", &class);
+        }
+        f.tool_calls.with(labels, |c, ()| c.add(1));
+        labels.clear();
+        labels.push("tool", tool);
         f.tool_duration
-            .with(&[("tool", tool)], |h, b| h.observe(b, nanos(call.duration)));
+            .with(labels, |h, b| h.observe(b, nanos(call.duration)));
     }
 }
 
 /// Adds one model's token counts and cost; zero counts create no series.
-fn model_series<'a>(
+fn model_series(
     f: &Families,
-    labels: &mut Labels<'a>,
-    model: &'a str,
+    labels: &mut LabelKey,
+    model: &str,
     counts: &[u64; 7],
     cost_nanos: Option<u64>,
 ) {
-    let base = labels.len();
-    labels.push(("model", model));
+    let base = labels.mark();
+    labels.push("model", model);
+    let with_model = labels.mark();
     for (token_type, &n) in TOKEN_TYPES.iter().zip(counts) {
         if n > 0 {
-            labels.push(("token_type", *token_type));
+            labels.push("token_type", token_type);
             f.token_usage.with(labels, |c, ()| c.add(n));
-            labels.pop();
+            labels.truncate(with_model);
         }
     }
     if let Some(nanos) = cost_nanos.filter(|&n| n > 0) {

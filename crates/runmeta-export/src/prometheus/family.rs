@@ -1,10 +1,12 @@
 //! Metric families with a series cap, and the lock-free metric values they hold.
 //!
 //! A family maps label sets to series. Lookups of an existing series take a read lock and
-//! allocate nothing: the label list is hashed as borrowed strings and compared in place. Only
+//! allocate nothing: the label list, written as one byte string ([`LabelKey`]), is hashed and
+//! compared in place. Only
 //! a new label set takes the write lock. Once a family holds its cap of series (the overflow
 //! series included), new label sets are folded into the overflow series and counted.
 
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use super::labels::{hash_labels, LabelRef, OwnedLabels};
+use super::key::{LabelKey, OwnedLabels};
 
 /// A metric value kept in a series.
 pub(crate) trait SeriesValue: Send + Sync + 'static {
@@ -226,8 +228,8 @@ impl<V: SeriesValue> Family<V> {
 
     /// Calls `f` with the value of the series `labels`, creating it if the cap allows, else
     /// with the overflow series.
-    pub(crate) fn with(&self, labels: &[LabelRef<'_>], f: impl FnOnce(&V, &V::Spec)) {
-        let hash = hash_labels(&self.hasher, labels);
+    pub(crate) fn with(&self, labels: &LabelKey, f: impl FnOnce(&V, &V::Spec)) {
+        let hash = self.hasher.hash_one(labels.as_bytes());
         {
             let index = self.index.read();
             if let Some(&i) = index
@@ -249,7 +251,7 @@ impl<V: SeriesValue> Family<V> {
     }
 
     /// The slow path of [`Family::with`]: the series for `labels` under the write lock.
-    fn insert(&self, hash: u64, labels: &[LabelRef<'_>]) -> Arc<Series<V>> {
+    fn insert(&self, hash: u64, labels: &LabelKey) -> Arc<Series<V>> {
         let mut guard = self.index.write();
         let index = &mut *guard;
         if let Some(&i) = index
@@ -262,7 +264,7 @@ impl<V: SeriesValue> Family<V> {
         let regular = index.series.len() - usize::from(index.overflow.is_some());
         if regular + 1 < self.max_series {
             let series = Arc::new(Series {
-                labels: OwnedLabels::from_refs(labels),
+                labels: OwnedLabels::new(labels),
                 value: V::new(&self.spec),
                 hash,
             });
@@ -354,12 +356,12 @@ mod tests {
     #[test]
     fn finds_existing_series_and_caps_new_ones() {
         let f = counter_family(3);
-        f.with(&[("k", "a")], |c, ()| c.add(1));
-        f.with(&[("k", "a")], |c, ()| c.add(2));
-        f.with(&[("k", "b")], |c, ()| c.add(1));
+        f.with(&LabelKey::of(&[("k", "a")]), |c, ()| c.add(1));
+        f.with(&LabelKey::of(&[("k", "a")]), |c, ()| c.add(2));
+        f.with(&LabelKey::of(&[("k", "b")]), |c, ()| c.add(1));
         assert_eq!(f.len(), 2);
-        f.with(&[("k", "c")], |c, ()| c.add(5));
-        f.with(&[("k", "d")], |c, ()| c.add(5));
+        f.with(&LabelKey::of(&[("k", "c")]), |c, ()| c.add(5));
+        f.with(&LabelKey::of(&[("k", "d")]), |c, ()| c.add(5));
         assert_eq!(f.len(), 3, "two regular series and the overflow series");
         assert_eq!(f.overflowed(), 2);
         let snap = f.snapshot();
@@ -370,7 +372,7 @@ mod tests {
         );
         assert_eq!(snap[2].value.get(), 10);
         // An existing series keeps counting after the cap is reached.
-        f.with(&[("k", "b")], |c, ()| c.add(1));
+        f.with(&LabelKey::of(&[("k", "b")]), |c, ()| c.add(1));
         assert_eq!(f.snapshot()[1].value.get(), 2);
     }
 
@@ -378,7 +380,7 @@ mod tests {
     fn cap_of_one_or_zero_keeps_only_the_overflow_series() {
         for max in [0, 1] {
             let f = counter_family(max);
-            f.with(&[("k", "a")], |c, ()| c.add(1));
+            f.with(&LabelKey::of(&[("k", "a")]), |c, ()| c.add(1));
             assert_eq!(f.len(), 1);
             assert_eq!(f.overflowed(), 1);
         }

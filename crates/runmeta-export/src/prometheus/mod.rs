@@ -20,6 +20,7 @@ mod families;
 mod family;
 #[cfg(feature = "http")]
 mod http;
+mod key;
 mod labels;
 mod render;
 
