@@ -193,9 +193,9 @@ impl SlaCounts {
     /// Counts one outcome.
     pub fn add(&mut self, o: &SlaOutcome) {
         if o.has_sla {
-            self.with_sla += 1;
-            self.breached += u64::from(o.breached);
-            self.at_risk += u64::from(o.at_risk);
+            self.with_sla = self.with_sla.saturating_add(1);
+            self.breached = self.breached.saturating_add(u64::from(o.breached));
+            self.at_risk = self.at_risk.saturating_add(u64::from(o.at_risk));
         }
     }
 

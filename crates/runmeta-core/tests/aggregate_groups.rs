@@ -300,3 +300,47 @@ fn sink_behind_arc_feeds_the_aggregator() {
     assert!(sink.report().rows.is_empty());
     assert_eq!(sink.snapshot().groups.len(), 0);
 }
+
+/// A snapshot whose counters are all at `u64::MAX` (a merge of untrusted or corrupted input)
+/// keeps them there through one more run: no counter wraps to 0 (or panics in debug).
+#[test]
+fn counters_at_the_top_saturate_on_the_next_run() {
+    let config = || AggregatorConfig::new(GroupBy::parse("agent").unwrap()).with_max_groups(1);
+    let mut failed = run("a", 5);
+    failed.status = RunStatus::Error;
+    failed.error_class = Some("timeout".into());
+    failed.tool_calls.push(tool("crm", 3, false));
+    let mut full = Aggregator::with_config(config());
+    full.record(&failed);
+    full.record(&run("b", 5)); // over the cap of 1 group: an overflow run
+    let mut snap = serde_json::to_value(full.snapshot()).unwrap();
+    let top = Value::from(u64::MAX);
+    for group in snap["groups"].as_array_mut().unwrap() {
+        let stats = &mut group["stats"];
+        for counter in ["runs", "priced_runs", "tool_calls", "tool_errors"] {
+            stats[counter] = top.clone();
+        }
+        stats["by_status"] = json!([u64::MAX, u64::MAX, u64::MAX, u64::MAX]);
+        for tool in stats["tools"].as_array_mut().unwrap() {
+            for counter in ["calls", "errors"] {
+                tool[1][counter] = top.clone();
+            }
+        }
+    }
+    snap["overflow_runs"] = top.clone();
+    let snap = serde_json::from_value(snap).unwrap();
+
+    let mut agg = Aggregator::with_config(config());
+    agg.merge_snapshot(&snap).unwrap();
+    agg.record(&failed);
+    agg.record(&run("c", 5));
+    let report = agg.report();
+    let row = &report.rows[0];
+    assert_eq!(row.run_count, u64::MAX);
+    assert_eq!(row.error_count, u64::MAX, "error + panicked saturates too");
+    assert_eq!(report.overflow_runs, u64::MAX);
+    let snap = serde_json::to_value(agg.snapshot()).unwrap();
+    let stats = &snap["groups"][0]["stats"];
+    assert_eq!(stats["tool_calls"], top);
+    assert_eq!(stats["by_status"][1], top);
+}

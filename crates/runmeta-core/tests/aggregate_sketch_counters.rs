@@ -172,6 +172,21 @@ fn counters_saturate_at_u32_max_never_wrap() {
 }
 
 #[test]
+fn a_count_near_u64_max_saturates_in_a_filled_bucket() {
+    // A narrow bucket and a wide one, each given a count that overflows a `u64` sum.
+    let mut narrow = hits(7, 3);
+    narrow.record_n(7, u64::MAX);
+    assert_eq!(narrow.count(), u64::from(u32::MAX));
+    let mut wide = Sketch::new();
+    wide.record_n(7, u64::from(u32::MAX) - 1);
+    wide.record_n(7, u64::MAX);
+    assert_eq!(wide.count(), u64::from(u32::MAX));
+    // The same through a snapshot that repeats a bucket (legacy snapshots do).
+    let back: Sketch = serde_json::from_str("[[100,1],[100,18446744073709551615]]").unwrap();
+    assert_eq!(back.count(), u64::from(u32::MAX));
+}
+
+#[test]
 fn worst_case_bound_holds_narrow_and_promoted() {
     let mut s = Sketch::new();
     s.record(0);

@@ -130,6 +130,20 @@ fn only_the_last_n_windows_are_kept() {
 }
 
 #[test]
+fn a_keep_past_i64_max_keeps_every_window() {
+    for keep in [usize::MAX, 1 << 63] {
+        let mut w = windows(keep);
+        for minute in [0, 1, 2, 1] {
+            w.record(&run_ending(minute, 0, 100));
+        }
+        assert_eq!(w.windows().count(), 3, "keep {keep}");
+        assert_eq!(w.late_runs(), 0);
+        let (_, all) = w.merged(at(2, 0), Duration::from_secs(3_600));
+        assert_eq!(all.total().runs, 4);
+    }
+}
+
+#[test]
 fn sink_keeps_all_time_and_windows() {
     let sink =
         AggregatorSink::new(AggregatorConfig::new(GroupBy::none())).with_windows(WindowConfig {

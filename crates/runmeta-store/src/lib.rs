@@ -63,6 +63,6 @@ pub use rollup::{SessionRollup, TeamRollup};
 /// The report's shape and grouping, from the core (re-exported for convenience).
 pub use runmeta_core::aggregate::{Dimension, GroupBy, GroupLabel, Report, ReportRow, Trend};
 pub use schema::{Durability, SCHEMA_VERSION};
-pub use sink::{Overflow, SinkConfig, SinkStats, StoreSink};
+pub use sink::{Overflow, SinkConfig, SinkStats, StoreSink, MAX_SINK_CAPACITY};
 pub use store::{Store, WriteSummary};
 pub use trend::add_trend;

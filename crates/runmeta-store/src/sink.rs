@@ -28,10 +28,16 @@ pub enum Overflow {
     BlockFor(Duration),
 }
 
+/// The most records a [`StoreSink`] queue holds: a larger [`SinkConfig::capacity`] is cut to
+/// it. The queue's slots are allocated when the sink opens (tens of MiB at this capacity), so
+/// `usize::MAX` for "no bound" would otherwise abort the process.
+pub const MAX_SINK_CAPACITY: usize = 1 << 20;
+
 /// Settings of a [`StoreSink`].
 #[derive(Clone, Debug)]
 pub struct SinkConfig {
-    /// Records the queue holds before [`Overflow`] applies. Default 65 536.
+    /// Records the queue holds before [`Overflow`] applies, at least 1 and at most
+    /// [`MAX_SINK_CAPACITY`]. Default 65 536.
     pub capacity: usize,
     /// Most records written in one transaction. Default 8 192.
     pub max_batch: usize,
@@ -150,7 +156,7 @@ impl StoreSink {
         conn.pragma_update(None, "journal_size_limit", 64_i64 << 20)?;
         let checkpointer = Checkpointer::start(open_connection(path, false, config.durability)?)?;
         let wal_path = wal_path(path);
-        let (tx, rx) = bounded(config.capacity.max(1));
+        let (tx, rx) = bounded(config.capacity.clamp(1, MAX_SINK_CAPACITY));
         let shared = Arc::new(Shared::default());
         let writer_shared = Arc::clone(&shared);
         let max_batch = config.max_batch.max(1);

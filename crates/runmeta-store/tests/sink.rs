@@ -36,6 +36,22 @@ fn records_are_committed_by_flush_and_by_drop() {
 }
 
 #[test]
+fn a_capacity_past_the_maximum_is_cut_to_it() {
+    // `usize::MAX` ("no bound") would make the queue allocate its slots and abort.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let config = SinkConfig {
+        capacity: usize::MAX,
+        ..SinkConfig::default()
+    };
+    let sink = StoreSink::open(&path, config).unwrap();
+    sink.record(&simple_run("a", at_secs(0), 10));
+    let stats = sink.shutdown();
+    assert_eq!((stats.written, stats.dropped), (1, 0));
+    assert!(runmeta_store::MAX_SINK_CAPACITY >= SinkConfig::default().capacity);
+}
+
+#[test]
 fn a_full_queue_drops_the_newest_and_counts_it_without_waiting() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("runs.db");

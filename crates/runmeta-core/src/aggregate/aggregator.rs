@@ -276,7 +276,7 @@ impl Aggregator {
         if self.groups.len() < self.config.max_groups.max(1) {
             return self.groups.insert(key, fresh);
         }
-        self.overflow_runs += 1;
+        self.overflow_runs = self.overflow_runs.saturating_add(1);
         let overflow = KeyRef::overflow(key.len());
         match self.groups.find(&overflow) {
             Some(i) => i,

@@ -285,7 +285,9 @@ impl ReportRow {
             group,
             run_count: s.runs,
             success_count: s.status_count(RunStatus::Success),
-            error_count: s.status_count(RunStatus::Error) + s.status_count(RunStatus::Panicked),
+            error_count: s
+                .status_count(RunStatus::Error)
+                .saturating_add(s.status_count(RunStatus::Panicked)),
             cancelled_count: s.status_count(RunStatus::Cancelled),
             success_rate: ratio(s.status_count(RunStatus::Success), s.runs),
             errors_by_class: classes(&s.error_classes),

@@ -1,5 +1,6 @@
 //! The aggregator as a collector sink.
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -38,6 +39,49 @@ struct Inner {
 pub struct AggregatorSink {
     inner: Mutex<Inner>,
     alerts: Option<Arc<AlertEngine>>,
+    /// Runs recorded from inside a [`AggregatorSink::with_aggregator`] or
+    /// [`AggregatorSink::with_windows_ref`] closure, on the thread that holds the lock: they
+    /// are recorded once the closure returns.
+    deferred: Mutex<Vec<RunRecord>>,
+}
+
+thread_local! {
+    /// The sinks whose lock this thread holds while a caller's closure runs.
+    static INSIDE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks this thread as running a caller's closure under `sink`'s lock. Declared before the
+/// lock's guard, so that it is dropped after it: then the runs deferred meanwhile are
+/// recorded, the lock released, even if the closure panicked.
+struct Inside<'a>(&'a AggregatorSink);
+
+impl<'a> Inside<'a> {
+    fn enter(sink: &'a AggregatorSink) -> Self {
+        let _ = INSIDE.try_with(|inside| inside.borrow_mut().push(sink.id()));
+        Inside(sink)
+    }
+}
+
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        let id = self.0.id();
+        let _ = INSIDE.try_with(|inside| {
+            let mut inside = inside.borrow_mut();
+            if let Some(at) = inside.iter().rposition(|&held| held == id) {
+                inside.remove(at);
+            }
+        });
+        let runs = std::mem::take(&mut *lock(&self.0.deferred));
+        for run in &runs {
+            self.0.record(run);
+        }
+    }
+}
+
+/// Locks `mutex`. A panic while holding the lock cannot leave the counters torn in a way that
+/// matters more than losing all of them; keep going.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for AggregatorSink {
@@ -59,6 +103,7 @@ impl AggregatorSink {
                 last_evaluated: None,
             }),
             alerts: None,
+            deferred: Mutex::new(Vec::new()),
         }
     }
 
@@ -82,9 +127,20 @@ impl AggregatorSink {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave the counters torn in a way that
-        // matters more than losing all of them; keep going.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner)
+    }
+
+    /// This sink's identity, for [`INSIDE`].
+    fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// True when this thread runs a caller's closure under this sink's lock.
+    fn inside(&self) -> bool {
+        let id = self.id();
+        INSIDE
+            .try_with(|inside| inside.try_borrow().is_ok_and(|held| held.contains(&id)))
+            .unwrap_or(false)
     }
 
     /// The alert engine, if any.
@@ -115,14 +171,21 @@ impl AggregatorSink {
         self.lock().total.snapshot()
     }
 
-    /// Runs `f` on the all-time aggregator (under the lock: keep it short).
+    /// Runs `f` on the all-time aggregator, under the lock: keep it short. Runs that finish
+    /// inside `f` on this thread (a tracked fn it calls) are recorded when it returns; runs of
+    /// other threads wait for the lock.
     pub fn with_aggregator<R>(&self, f: impl FnOnce(&Aggregator) -> R) -> R {
-        f(&self.lock().total)
+        let _inside = Inside::enter(self);
+        let inner = self.lock();
+        f(&inner.total)
     }
 
-    /// Runs `f` on the windows, if kept (under the lock: keep it short).
+    /// Runs `f` on the windows, if kept, under the lock: keep it short (runs that finish
+    /// inside it are recorded as with [`AggregatorSink::with_aggregator`]).
     pub fn with_windows_ref<R>(&self, f: impl FnOnce(&WindowedAggregator) -> R) -> Option<R> {
-        self.lock().windows.as_ref().map(f)
+        let _inside = Inside::enter(self);
+        let inner = self.lock();
+        inner.windows.as_ref().map(f)
     }
 
     /// Returns the all-time aggregator and starts a new, empty one (windows are kept).
@@ -167,6 +230,11 @@ fn closed_window_job(w: &WindowedAggregator, index: i64) -> Option<Job> {
 
 impl Sink for AggregatorSink {
     fn record(&self, run: &RunRecord) {
+        if self.inside() {
+            // Locking again on this thread would deadlock.
+            lock(&self.deferred).push(run.clone());
+            return;
+        }
         let job = {
             let mut inner = self.lock();
             inner.total.record(run);
@@ -186,5 +254,95 @@ impl Sink for AggregatorSink {
                 engine.evaluate_window(&cur, prev.as_ref(), Some(span));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::aggregate::GroupBy;
+
+    fn sink() -> Arc<AggregatorSink> {
+        let config = AggregatorConfig::new(GroupBy::parse("agent").expect("group by"));
+        Arc::new(AggregatorSink::new(config).with_windows(WindowConfig::default()))
+    }
+
+    fn run() -> RunRecord {
+        RunRecord::new("inner", Timestamp::UNIX_EPOCH)
+    }
+
+    /// Runs `f` on a thread of its own and waits for it at most 10 s: a deadlock fails.
+    fn within_10_s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || tx.send(f()));
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("finished (a run recorded under the sink's own lock deadlocked)")
+    }
+
+    #[test]
+    fn a_run_that_finishes_inside_a_closure_is_recorded_after_it() {
+        let sink = sink();
+        let s = Arc::clone(&sink);
+        let (seen, windows) = within_10_s(move || {
+            let seen = s.with_aggregator(|agg| {
+                s.record(&run());
+                agg.report().rows.len()
+            });
+            let windows = s.with_windows_ref(|w| {
+                s.record(&run());
+                w.windows().count()
+            });
+            (seen, windows)
+        });
+        assert_eq!(seen, 0, "the closure sees the aggregates as they were");
+        assert_eq!(
+            windows,
+            Some(1),
+            "the first run was recorded when its closure returned"
+        );
+        assert_eq!(sink.report().rows[0].run_count, 2);
+        assert!(!sink.inside());
+    }
+
+    #[test]
+    fn a_run_deferred_by_a_closure_that_panics_is_still_recorded() {
+        let sink = sink();
+        let s = Arc::clone(&sink);
+        let panicked = within_10_s(move || {
+            catch_unwind(AssertUnwindSafe(|| {
+                s.with_aggregator(|_| {
+                    s.record(&run());
+                    panic!("reader boom");
+                })
+            }))
+            .is_err()
+        });
+        assert!(panicked);
+        assert_eq!(sink.report().rows[0].run_count, 1);
+    }
+
+    #[test]
+    fn another_threads_runs_wait_for_the_lock() {
+        let sink = sink();
+        let s = Arc::clone(&sink);
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let reader = std::thread::spawn(move || {
+            s.with_aggregator(|agg| {
+                entered_tx.send(()).expect("send");
+                release_rx.recv().expect("release");
+                agg.report().rows.len()
+            })
+        });
+        entered_rx.recv().expect("entered");
+        let s = Arc::clone(&sink);
+        let writer = std::thread::spawn(move || s.record(&run()));
+        release_tx.send(()).expect("send");
+        assert_eq!(reader.join().expect("reader"), 0);
+        writer.join().expect("writer");
+        assert_eq!(sink.report().rows[0].run_count, 1);
     }
 }

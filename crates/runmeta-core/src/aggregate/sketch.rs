@@ -221,7 +221,7 @@ impl Sketch {
     fn add_covered(&mut self, i: u32, n: u64) {
         if let Counts::Narrow(counts, offset) = &mut self.counts {
             let c = &mut counts[(i - *offset) as usize];
-            match u16::try_from(u64::from(*c) + n) {
+            match u16::try_from(u64::from(*c).saturating_add(n)) {
                 Ok(sum) => {
                     *c = sum;
                     return;
@@ -232,7 +232,7 @@ impl Sketch {
         if let Counts::Wide(counts, offset) = &mut self.counts {
             let c = &mut counts[(i - *offset) as usize];
             // The sum saturates at u32::MAX, so the cast keeps it.
-            *c = (u64::from(*c) + n).min(u64::from(u32::MAX)) as u32;
+            *c = (u64::from(*c).saturating_add(n)).min(u64::from(u32::MAX)) as u32;
         }
     }
 

@@ -239,17 +239,17 @@ pub struct ToolStats {
 impl ToolStats {
     #[inline]
     fn add(&mut self, call: &ToolCallMetrics) {
-        self.calls += 1;
+        self.calls = self.calls.saturating_add(1);
         match call.status {
             ToolStatus::Success => {}
             ToolStatus::Error | ToolStatus::Panicked => {
-                self.errors += 1;
+                self.errors = self.errors.saturating_add(1);
                 self.error_classes.add(
                     call.error_class.as_deref().unwrap_or(UNKNOWN_ERROR_CLASS),
                     1,
                 );
             }
-            ToolStatus::Cancelled => self.cancelled += 1,
+            ToolStatus::Cancelled => self.cancelled = self.cancelled.saturating_add(1),
         }
         self.latency_us.record(micros(call.duration));
     }
@@ -374,8 +374,10 @@ impl GroupStats {
     /// Counts one run.
     #[inline]
     pub(crate) fn ingest(&mut self, r: &RunRecord, scope: ToolScope<'_>, sla: &SlaOutcome) {
-        self.runs += 1;
-        self.by_status[status_index(r.status)] += 1;
+        // Saturating: a merged snapshot may have brought a count to the top.
+        self.runs = self.runs.saturating_add(1);
+        let by_status = &mut self.by_status[status_index(r.status)];
+        *by_status = by_status.saturating_add(1);
         if matches!(r.status, RunStatus::Error | RunStatus::Panicked) {
             self.error_classes
                 .add(r.error_class.as_deref().unwrap_or(UNKNOWN_ERROR_CLASS), 1);
@@ -400,9 +402,9 @@ impl GroupStats {
         let cost = r.metrics.cost;
         self.cost_total += cost.unwrap_or(Cost::ZERO);
         if r.unpriced_messages > 0 || (cost.is_none() && !usage.is_zero()) {
-            self.unpriced_runs += 1;
+            self.unpriced_runs = self.unpriced_runs.saturating_add(1);
         } else {
-            self.priced_runs += 1;
+            self.priced_runs = self.priced_runs.saturating_add(1);
             self.priced_cost += cost.unwrap_or(Cost::ZERO);
         }
         match scope {
@@ -423,9 +425,9 @@ impl GroupStats {
 
     #[inline]
     fn add_tool_call(&mut self, call: &ToolCallMetrics) {
-        self.tool_calls += 1;
+        self.tool_calls = self.tool_calls.saturating_add(1);
         if matches!(call.status, ToolStatus::Error | ToolStatus::Panicked) {
-            self.tool_errors += 1;
+            self.tool_errors = self.tool_errors.saturating_add(1);
         }
         let name = call.name.as_str();
         let i = match self.hints.tool.get(name) {

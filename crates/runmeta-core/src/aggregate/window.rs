@@ -115,6 +115,12 @@ impl WindowedAggregator {
         }
     }
 
+    /// How many windows are kept before the newest (`keep` is at least 1; a `keep` past
+    /// `i64::MAX`, such as `usize::MAX` for "all", keeps them all).
+    fn kept_before(&self) -> i64 {
+        i64::try_from(self.keep).map_or(i64::MAX, |keep| keep - 1)
+    }
+
     /// Counts a finished run in the window of its end time. Returns the index of the window
     /// this run closed, if it was the first run of a newer window.
     pub fn record(&mut self, run: &RunRecord) -> Option<i64> {
@@ -127,9 +133,9 @@ impl WindowedAggregator {
         let mut closed = None;
         match newest {
             Some(n) if index <= n => {
-                let oldest_allowed = n.saturating_sub(self.keep as i64 - 1);
+                let oldest_allowed = n.saturating_sub(self.kept_before());
                 if index < oldest_allowed {
-                    self.late_runs += 1;
+                    self.late_runs = self.late_runs.saturating_add(1);
                     return None;
                 }
                 let pos = self.windows.iter().rposition(|w| w.0 <= index);
@@ -150,7 +156,7 @@ impl WindowedAggregator {
         let mut agg = Aggregator::with_shared_config(Arc::clone(&self.config));
         agg.record(run);
         self.windows.push_back((index, agg));
-        let oldest_allowed = index.saturating_sub(self.keep as i64 - 1);
+        let oldest_allowed = index.saturating_sub(self.kept_before());
         while self.windows.front().is_some_and(|w| w.0 < oldest_allowed) {
             self.windows.pop_front();
         }

@@ -31,7 +31,7 @@ pub use metadata::{MetadataRecord, MetadataValue};
 pub use outcome::{short_type_name, ClassProbe, ErrorClass, Outcome, ViaErrorClass, ViaTypeName};
 pub(crate) use pool::prepare_metadata;
 pub use pool::PreparedMetadata;
-pub use queued::{Overflow, QueueStats, QueuedSink};
+pub use queued::{Overflow, QueueStats, QueuedSink, MAX_QUEUE_CAPACITY};
 pub use record::{ModelBreakdown, RunId, RunRecord, RunStatus};
 pub use shared::SharedRecord;
 pub use sink::Sink;

@@ -77,11 +77,17 @@ impl std::fmt::Debug for QueuedSink {
     }
 }
 
+/// The most records a [`QueuedSink`] queue holds: a larger capacity is cut to it. The queue's
+/// slots are allocated when it is made (tens of MiB at this capacity), so `usize::MAX` for "no
+/// bound" would otherwise abort the process.
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 20;
+
 impl QueuedSink {
-    /// Starts the background thread; the queue holds `capacity` records.
+    /// Starts the background thread; the queue holds `capacity` records, at least 1 and at
+    /// most [`MAX_QUEUE_CAPACITY`].
     #[must_use]
     pub fn new(inner: impl Sink, capacity: usize, policy: Overflow) -> Self {
-        let (sender, receiver) = mpsc::sync_channel(capacity.max(1));
+        let (sender, receiver) = mpsc::sync_channel(capacity.clamp(1, MAX_QUEUE_CAPACITY));
         let counters = Arc::new(Counters::default());
         let worker_counters = Arc::clone(&counters);
         let worker = std::thread::Builder::new()
@@ -256,6 +262,18 @@ mod tests {
             "a reference is copied"
         );
         assert_eq!(kept[1].agent, "a");
+    }
+
+    #[test]
+    fn a_capacity_past_the_maximum_is_cut_to_it() {
+        // `usize::MAX` ("no bound") would make the channel allocate its slots and abort.
+        for capacity in [usize::MAX, MAX_QUEUE_CAPACITY + 1, 0] {
+            let inner = Arc::new(Keeping::default());
+            let queued = QueuedSink::new(Arc::clone(&inner), capacity, Overflow::Block);
+            queued.record(&record("a"));
+            queued.flush();
+            assert_eq!(inner.0.lock().unwrap().len(), 1, "capacity {capacity}");
+        }
     }
 
     /// Tells when it has a record, then waits to be let go.
