@@ -27,6 +27,13 @@ pub enum Tone {
     Bold,
 }
 
+/// Writes a line on stderr. Not `eprintln!`, which panics when stderr is a closed pipe
+/// (`runmeta runs 2>&1 | head -1`): a message nobody can read any more is dropped.
+fn to_stderr(line: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{line}");
+}
+
 impl Out {
     /// Output settings from the flags and the environment.
     pub fn new(quiet: bool, choice: ColorChoice) -> Self {
@@ -50,13 +57,13 @@ impl Out {
         } else {
             "error"
         };
-        eprintln!("{label}: {}", sanitize(message));
+        to_stderr(&format!("{label}: {}", sanitize(message)));
     }
 
     /// Prints a note on stderr unless quiet.
     pub fn note(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{}", sanitize(message));
+            to_stderr(&sanitize(message));
         }
     }
 

@@ -591,3 +591,21 @@ fn teams_and_stdin_import() {
     );
     assert!(stdout(&tree).contains("member"));
 }
+
+/// With stderr a pipe nobody reads any more (`runmeta ... 2>&1 | head -1` once `head` is
+/// gone), an error still ends with its exit code: the message is dropped, the process does
+/// not panic (`eprintln!` would, with exit code 101).
+#[test]
+fn a_closed_stderr_does_not_turn_an_error_into_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing").join("runs.db");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_runmeta"))
+        .args(["runs", "--db", &db_arg(&missing)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(writer)
+        .output()
+        .expect("run the binary");
+    assert_eq!(o.status.code(), Some(1), "stdout: {}", stdout(&o));
+}

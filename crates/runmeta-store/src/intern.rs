@@ -145,13 +145,17 @@ pub(crate) fn session_ids(
                 inserted += stmt.raw_execute()?;
             }
         }
-        if inserted == chunk.len() && tx.last_insert_rowid() == last + inserted as i64 {
-            // All new: numbered after the last session, in order.
-            for (id, session) in (last + 1..).zip(chunk) {
+        if inserted == chunk.len()
+            && last.checked_add(inserted as i64) == Some(tx.last_insert_rowid())
+        {
+            // All new: numbered after the last session, in order (`last + 1 + i` is an id
+            // SQLite just gave, so it cannot overflow).
+            for (i, session) in chunk.iter().enumerate() {
+                let id = last + 1 + i as i64;
                 cache.insert(Arc::clone(session), id);
                 resolved.push(id);
             }
-            last += inserted as i64;
+            last = tx.last_insert_rowid();
             continue;
         }
         // Some existed already (or the new ids are not the expected ones): look each up.

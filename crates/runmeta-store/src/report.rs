@@ -215,11 +215,7 @@ impl Store {
         if threads < 2 || span < min_runs || !self.path().is_file() {
             return scan(self.conn(), spec, None);
         }
-        let n = i64::try_from(threads).unwrap_or(2);
-        let step = span / n + 1;
-        let ranges: Vec<(i64, i64)> = (0..n)
-            .map(|i| (lo + i * step, (lo + (i + 1) * step).min(hi + 1)))
-            .collect();
+        let ranges = id_ranges(lo, hi, threads);
         let path = self.path();
         let parts = std::thread::scope(|s| {
             let handles: Vec<_> = ranges
@@ -393,9 +389,51 @@ fn finish(mut t: Totals) -> ReportRow {
     }
 }
 
+/// `lo..=hi` cut into at most `parts` ranges of row ids, both ends included, in 128-bit
+/// arithmetic: ids near `i64::MAX` (a database another tool wrote) cannot overflow it.
+fn id_ranges(lo: i64, hi: i64, parts: usize) -> Vec<(i64, i64)> {
+    let (lo, hi) = (i128::from(lo), i128::from(hi));
+    let parts = i128::try_from(parts.max(1)).unwrap_or(1);
+    let span = (hi - lo + 1).max(1);
+    let step = (span + parts - 1) / parts;
+    (0..parts)
+        .map(|i| (lo + i * step, (lo + (i + 1) * step - 1).min(hi)))
+        .take_while(|&(first, last)| first <= last)
+        .filter_map(|(first, last)| Some((i64::try_from(first).ok()?, i64::try_from(last).ok()?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_ranges_cover_the_ids_once_even_at_the_ends_of_i64() {
+        for (lo, hi, parts) in [
+            (1, 10, 2),
+            (1, 10, 3),
+            (5, 5, 4),
+            (1, i64::MAX, 2),
+            (i64::MIN, i64::MAX, 3),
+            (i64::MAX - 2, i64::MAX, 8),
+        ] {
+            let ranges = id_ranges(lo, hi, parts);
+            assert!(
+                !ranges.is_empty() && ranges.len() <= parts,
+                "{lo}..={hi}: {ranges:?}"
+            );
+            assert_eq!(ranges[0].0, lo);
+            assert_eq!(ranges[ranges.len() - 1].1, hi);
+            for pair in ranges.windows(2) {
+                assert_eq!(
+                    i128::from(pair[0].1) + 1,
+                    i128::from(pair[1].0),
+                    "{ranges:?}"
+                );
+            }
+            assert!(ranges.iter().all(|&(first, last)| first <= last));
+        }
+    }
 
     #[test]
     fn nearest_rank_percentiles_are_exact() {

@@ -144,8 +144,8 @@ impl Store {
                 if let Err(pos) = s.agents.binary_search(&agent) {
                     s.agents.insert(pos, agent);
                 }
-                s.tool_calls += uint(row.get(14)?);
-                s.tool_errors += uint(row.get(15)?);
+                s.tool_calls = s.tool_calls.saturating_add(uint(row.get(14)?));
+                s.tool_errors = s.tool_errors.saturating_add(uint(row.get(15)?));
             }
             out.push(s);
         }

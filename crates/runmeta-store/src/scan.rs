@@ -66,12 +66,14 @@ pub(crate) struct Totals {
 impl Totals {
     /// Adds `o` (the same group from another part of the table).
     fn merge(&mut self, o: Totals) {
-        self.runs += o.runs;
-        self.success += o.success;
-        self.errors += o.errors;
-        self.cancelled += o.cancelled;
+        // Saturating: the counts read from a database are not to be trusted to stay small.
+        let add = |a: &mut u64, b: u64| *a = a.saturating_add(b);
+        add(&mut self.runs, o.runs);
+        add(&mut self.success, o.success);
+        add(&mut self.errors, o.errors);
+        add(&mut self.cancelled, o.cancelled);
         for (k, n) in o.error_classes {
-            *self.error_classes.entry(k).or_insert(0) += n;
+            add(self.error_classes.entry(k).or_insert(0), n);
         }
         self.durations.extend(o.durations);
         self.ttfts.extend(o.ttfts);
@@ -79,17 +81,17 @@ impl Totals {
             *a = a.saturating_add(b);
         }
         self.cost_total = self.cost_total.saturating_add(o.cost_total);
-        self.priced_runs += o.priced_runs;
+        add(&mut self.priced_runs, o.priced_runs);
         self.priced_cost = self.priced_cost.saturating_add(o.priced_cost);
-        self.unpriced_runs += o.unpriced_runs;
-        self.tool_calls += o.tool_calls;
-        self.tool_errors += o.tool_errors;
+        add(&mut self.unpriced_runs, o.unpriced_runs);
+        add(&mut self.tool_calls, o.tool_calls);
+        add(&mut self.tool_errors, o.tool_errors);
         for (k, n) in o.stop_reasons {
-            *self.stop_reasons.entry(k).or_insert(0) += n;
+            add(self.stop_reasons.entry(k).or_insert(0), n);
         }
-        self.sla_runs += o.sla_runs;
-        self.sla_breaches += o.sla_breaches;
-        self.sla_at_risk += o.sla_at_risk;
+        add(&mut self.sla_runs, o.sla_runs);
+        add(&mut self.sla_breaches, o.sla_breaches);
+        add(&mut self.sla_at_risk, o.sla_at_risk);
     }
 }
 
@@ -118,7 +120,8 @@ pub(crate) struct ScanSpec<'a> {
     pub split: Option<i64>,
 }
 
-/// Scans the runs matching the spec whose row id is in `range` (all without one).
+/// Scans the runs matching the spec whose row id is in `range`, both ends included (all
+/// without one).
 pub(crate) fn scan(
     conn: &Connection,
     spec: &ScanSpec<'_>,
@@ -128,7 +131,7 @@ pub(crate) fn scan(
     let mut params = Vec::new();
     let mut conds = spec.filter.conditions(&mut params);
     if let Some((lo, hi)) = range {
-        conds.push("r.id >= ? AND r.id < ?");
+        conds.push("r.id BETWEEN ? AND ?");
         params.push(SqlValue::Integer(lo));
         params.push(SqlValue::Integer(hi));
     }
@@ -186,8 +189,8 @@ pub(crate) fn scan(
         }
         acc.stop_reasons
             .add(text(row.get_ref(10)?).map_or(0, |s| stop_names.code(s)));
-        acc.tool_calls += uint(int(12)?.unwrap_or(0));
-        acc.tool_errors += uint(int(13)?.unwrap_or(0));
+        acc.tool_calls = acc.tool_calls.saturating_add(uint(int(12)?.unwrap_or(0)));
+        acc.tool_errors = acc.tool_errors.saturating_add(uint(int(13)?.unwrap_or(0)));
         if f & flags::HAS_SLA != 0 {
             acc.sla_runs += 1;
             acc.sla_breaches += u64::from(f & flags::SLA_BREACHED != 0);

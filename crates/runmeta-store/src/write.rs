@@ -264,14 +264,19 @@ fn write_runs<'v>(
         outcome.duplicates += (chunk.len() - inserted) as u64;
         stored.clear();
         if inserted == chunk.len() {
-            let first = tx.last_insert_rowid() - (inserted as i64 - 1);
-            if first != last_id + 1 {
+            let first = tx.last_insert_rowid().saturating_sub(inserted as i64 - 1);
+            if Some(first) != last_id.checked_add(1) {
                 return Err(StoreError::Corrupt(format!(
-                    "new runs got row ids from {first}, expected {}",
-                    last_id + 1
+                    "new runs got row ids from {first}, expected the one after {last_id}"
                 )));
             }
-            stored.extend((first..).zip(chunk.iter().copied()));
+            // `first + i` is an id SQLite just gave, so it cannot overflow.
+            stored.extend(
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &run)| (first + i as i64, run)),
+            );
         } else if inserted > 0 {
             stored_runs(tx, last_id, chunk, &mut stored)?;
         }

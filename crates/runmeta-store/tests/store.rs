@@ -504,3 +504,49 @@ fn sessions_are_interned_once_across_batches_and_writers() {
     assert_eq!(runs_in("conv-3"), 3);
     assert_eq!(runs_in("conv-1001"), 1);
 }
+
+/// A database another tool wrote, with a row id and tool-call counts at `i64::MAX`: reports
+/// and rollups saturate instead of overflowing (a panic in debug builds, an empty or wrapped
+/// report in release), and an insert fails with an error instead of a panic.
+#[test]
+fn ids_and_counts_at_the_top_of_i64_give_errors_or_saturated_sums_never_a_panic() {
+    let (dir, mut store) = temp_store();
+    let runs: Vec<_> = (0..3)
+        .map(|i| {
+            let mut r = simple_run("a", at_secs(i), 10);
+            r.session_id = Some(Arc::from("s"));
+            r
+        })
+        .collect();
+    store.insert(&runs).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("runs.db")).unwrap();
+    conn.execute_batch(
+        "UPDATE runs SET tool_call_count = 9223372036854775807,
+                         tool_error_count = 9223372036854775807;
+         UPDATE runs SET id = 9223372036854775807 WHERE id = (SELECT max(id) FROM runs);",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = Store::open(dir.path().join("runs.db")).unwrap();
+    let report = store
+        .report(&runmeta_store::ReportQuery::default())
+        .unwrap();
+    assert_eq!(
+        report.rows[0].run_count, 3,
+        "the row at i64::MAX is counted"
+    );
+    assert_eq!(report.rows[0].tool_calls, u64::MAX);
+    let sessions = store.sessions(&RunFilter::default(), 10).unwrap();
+    assert_eq!(sessions[0].runs, 3);
+    assert_eq!(
+        (sessions[0].tool_calls, sessions[0].tool_errors),
+        (u64::MAX, u64::MAX)
+    );
+
+    let mut store = store;
+    let err = store
+        .insert(&[simple_run("a", at_secs(10), 10)])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+}
