@@ -12,7 +12,7 @@ use runmeta_core::run::{MetadataRecord, RunId, RunRecord, RunStatus};
 use crate::codec::{self, duration, timestamp, uint, usage_from_row};
 use crate::error::Result;
 use crate::query::run_id_from_blob;
-use crate::schema::CHILD_SHIFT;
+use crate::schema::{CHILD_SHIFT, MAX_RUN_ROW_ID};
 use crate::Store;
 
 /// Every column of `runs` needed to rebuild a record, on alias `r`; `r.id` first.
@@ -128,7 +128,12 @@ pub(crate) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
 /// Attaches the messages and tool calls of the run with row id `id`.
 pub(crate) fn attach_children(conn: &Connection, id: i64, record: &mut RunRecord) -> Result<()> {
     // The children's keys are `(run << CHILD_SHIFT) | seq`: one run's rows are a key range.
-    let first = id.checked_shl(CHILD_SHIFT).unwrap_or(i64::MAX);
+    // The writer gives no children to a run whose id the shift would overflow; such an id
+    // (a database another tool wrote) must not read another run's.
+    if !(0..=MAX_RUN_ROW_ID).contains(&id) {
+        return Ok(());
+    }
+    let first = id << CHILD_SHIFT;
     let last = first | ((1 << CHILD_SHIFT) - 1);
     let mut stmt = conn.prepare_cached(
         "SELECT role, provider, model, started_at, duration_ns, ttft_ns, input_tokens, \

@@ -550,3 +550,28 @@ fn ids_and_counts_at_the_top_of_i64_give_errors_or_saturated_sums_never_a_panic(
         .unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
 }
+
+/// A run whose row id the children's key shift would overflow (a database another tool wrote)
+/// reads no children: not those of the run whose keys the overflow lands on.
+#[test]
+fn a_run_id_past_the_child_key_range_reads_no_other_runs_children() {
+    let (dir, mut store) = temp_store();
+    let full = full_run();
+    let plain = simple_run("plain", at_secs(5), 10);
+    store.insert(&[full.clone(), plain.clone()]).unwrap();
+    assert!(!store.run(full.run_id).unwrap().unwrap().messages.is_empty());
+    let conn = rusqlite::Connection::open(dir.path().join("runs.db")).unwrap();
+    let full_id: i64 = conn
+        .query_row("SELECT min(id) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    // `(full_id + 2^44) << 20` wraps to `full_id << 20`: the full run's first child key.
+    conn.execute(
+        "UPDATE runs SET id = ?1 WHERE id = ?2",
+        [full_id + (1_i64 << 44), full_id + 1],
+    )
+    .unwrap();
+    drop(conn);
+    let read = store.run(plain.run_id).unwrap().unwrap();
+    assert!(read.messages.is_empty(), "{:?}", read.messages);
+    assert!(read.tool_calls.is_empty(), "{:?}", read.tool_calls);
+}
