@@ -135,8 +135,8 @@ pub trait RegistryKey {
 }
 
 pub use crate::run::{
-    enabled, run_sync, ClassProbe, Outcome, RunArgs, RunSpec, RunStatus, Tracked, ViaErrorClass,
-    ViaTypeName,
+    begin, enabled, run_sync, run_sync_began, ClassProbe, Outcome, RunArgs, RunSpec, RunStatus,
+    Tracked, ViaErrorClass, ViaTypeName,
 };
 
 /// Turns the value of `metadata = expr` into the run's metadata: validated, and copied into

@@ -81,12 +81,18 @@ pub struct CurrentRun {
 }
 
 impl ActiveRun {
-    /// Starts a run, or returns `None` when no collector is installed (then tracking costs a
-    /// load and a branch).
+    /// Starts a run now, or returns `None` when no collector is installed (then tracking
+    /// costs a load and a branch).
     pub(crate) fn start(spec: &RunSpec, args: RunArgs) -> Option<ActiveRun> {
+        ActiveRun::start_at(spec, args, Instant::now())
+    }
+
+    /// Starts a run at `start`, a reading just taken on this thread; `None` without a
+    /// collector.
+    pub(crate) fn start_at(spec: &RunSpec, args: RunArgs, start: Instant) -> Option<ActiveRun> {
         let collector = collector::global()?;
         // The wall-clock start (and the id's millisecond) come from the same monotonic read.
-        let (start, started_at) = clock::now();
+        let started_at = clock::wall(start);
         let run_id = RunId::at_unix(
             u64::try_from(started_at.as_second()).unwrap_or(0),
             u32::try_from(started_at.subsec_nanosecond()).unwrap_or(0),
@@ -169,6 +175,7 @@ impl ActiveRun {
     pub(crate) fn run_entered<R>(
         spec: &RunSpec,
         args: RunArgs,
+        start: Instant,
         f: impl FnOnce() -> R,
     ) -> (R, Option<ActiveRun>) {
         struct Exit(usize);
@@ -179,7 +186,7 @@ impl ActiveRun {
                 drop(pop(self.0));
             }
         }
-        let mut run = ActiveRun::start(spec, args);
+        let mut run = ActiveRun::start_at(spec, args, start);
         let Some(started) = &run else {
             return (f(), None);
         };

@@ -81,7 +81,13 @@ pub(crate) fn unix_nanos_at(at: Instant) -> i64 {
 /// Now: the monotonic instant and the wall-clock time it stands for (derived, not read).
 pub(crate) fn now() -> (Instant, jiff::Timestamp) {
     let at = Instant::now();
-    (at, timestamp(unix_nanos_at(at)))
+    (at, wall(at))
+}
+
+/// The wall-clock time `at`, an instant just read on this thread, stands for (derived, not
+/// read).
+pub(crate) fn wall(at: Instant) -> jiff::Timestamp {
+    timestamp(unix_nanos_at(at))
 }
 
 /// The timestamp `nanos` Unix nanoseconds stand for, in 64-bit arithmetic

@@ -35,4 +35,4 @@ pub use queued::{Overflow, QueueStats, QueuedSink, MAX_QUEUE_CAPACITY};
 pub use record::{ModelBreakdown, RunId, RunRecord, RunStatus};
 pub use shared::SharedRecord;
 pub use sink::Sink;
-pub use tracked::{enabled, run_sync, Tracked};
+pub use tracked::{begin, enabled, run_sync, run_sync_began, Began, Tracked};

@@ -37,10 +37,15 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
         Some(e) => quote!(::core::option::Option::Some(::runmeta::__private::model_name(&(#e)))),
         None => quote!(::core::option::Option::None),
     };
-    let prelude = quote! {
+    let spec = quote! {
         static __RUNMETA_SPEC: ::runmeta::__private::RunSpec = ::runmeta::__private::RunSpec { agent: #agent, team: #team };
+    };
+    let args = quote!(::runmeta::__private::RunArgs { metadata: #metadata, session: #session, model: #model });
+    // A future's run starts at its first poll; its arguments are prepared when it is made.
+    let prelude = quote! {
+        #spec
         let __runmeta_args = if ::runmeta::__private::enabled() {
-            ::core::option::Option::Some(::runmeta::__private::RunArgs { metadata: #metadata, session: #session, model: #model })
+            ::core::option::Option::Some(#args)
         } else {
             ::core::option::Option::None
         };
@@ -97,9 +102,16 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
             }),
             None => quote!({ #fake_return #block }),
         };
+        // A sync call's run starts before its arguments are prepared.
         quote!({
-            #prelude
-            ::runmeta::__private::run_sync(&__RUNMETA_SPEC, __runmeta_args, #classify, || #body)
+            #spec
+            let __runmeta_began = ::runmeta::__private::begin();
+            let __runmeta_args = if __runmeta_began.is_some() {
+                ::core::option::Option::Some(#args)
+            } else {
+                ::core::option::Option::None
+            };
+            ::runmeta::__private::run_sync_began(&__RUNMETA_SPEC, __runmeta_began, __runmeta_args, #classify, || #body)
         })
     };
     func.block = Box::new(syn::parse_quote!(#body));
