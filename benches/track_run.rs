@@ -31,6 +31,7 @@
 //! default configuration) instead: the call as a service exporting its runs pays for it.
 //! `RUNMETA_BENCH_SINK=queued` installs the counting sink behind a [`QueuedSink`]
 //! (`Overflow::Block`): what handing each run to a background thread costs the agent.
+//! `RUNMETA_BENCH_RELEASE=v1` sets the collector's release, which every run records.
 //! `RUNMETA_BENCH_TRACING=timed` gives the registry a [`TimingLayer`] instead of the no-op
 //! layer: `tracing_instrument*` then measure what `tracing` costs once it measures durations,
 //! as a run does (the same time-stamp counter read when the span opens and when it closes).
@@ -101,6 +102,13 @@ fn main() {
             println!("sink: InMemorySink::new({SINK_CAPACITY})");
             Collector::builder().sink(sink)
         }
+    };
+    let collector = match std::env::var("RUNMETA_BENCH_RELEASE") {
+        Ok(release) if !release.is_empty() => {
+            println!("release: {release:?}");
+            collector.release(release)
+        }
+        _ => collector,
     };
     collector
         .build()

@@ -60,6 +60,14 @@ impl ActiveRun {
     }
 }
 
+/// True when `a` and `b` are the same release: both none, or the same allocation.
+fn same_release(a: &Option<Arc<str>>, b: &Option<Arc<str>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
 /// A run's stop reason until [`set_stop_reason`] sets one.
 const UNSET_STOP_REASON: &str = "";
 
@@ -110,7 +118,11 @@ impl ActiveRun {
         record.agent = Cow::Borrowed(spec.agent);
         record.team = spec.team.map(Cow::Borrowed);
         record.request_model = model;
-        record.release.clone_from(&collector.release);
+        // A pooled record usually holds this release from its last run: then there is no
+        // count to add and drop again (two atomic read-modify-writes).
+        if !same_release(&record.release, &collector.release) {
+            record.release.clone_from(&collector.release);
+        }
         record.started_at = started_at;
         record.stop_reason = Cow::Borrowed(UNSET_STOP_REASON);
         if let StartMetadata::Set(metadata) = metadata {
@@ -372,4 +384,22 @@ pub fn add_metric(key: &str, value: impl Into<serde_json::Value>) {
 /// Records a finished tool call in the current run.
 pub(crate) fn record_tool(call: ToolCallMetrics) {
     with_current(|run| run.record_mut().tool_calls.push(call));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_release_is_the_same_allocation() {
+        let v1: Arc<str> = Arc::from("v1");
+        assert!(same_release(&None, &None));
+        assert!(same_release(&Some(Arc::clone(&v1)), &Some(Arc::clone(&v1))));
+        assert!(
+            !same_release(&Some(Arc::clone(&v1)), &Some(Arc::from("v1"))),
+            "an equal text elsewhere is copied: the record then shares the collector's"
+        );
+        assert!(!same_release(&Some(Arc::clone(&v1)), &None));
+        assert!(!same_release(&None, &Some(v1)));
+    }
 }
