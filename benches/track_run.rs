@@ -16,6 +16,7 @@
 //!   (`#[tracing::instrument]`, metadata and `x` as span fields), `track_run_metadata`
 //!   (`#[track_run(metadata = meta)]` with a 4-label schema, the same value every call),
 //!   `track_run_metadata_changing` (a different value each call),
+//!   `track_run_metadata_session` (and `session = session`, a `&str`),
 //!   `track_run_no_metadata`,
 //!   `autometrics` (`#[autometrics]`, 3.0 with its `prometheus-client` backend: a call counter
 //!   and a duration histogram per function, labelled by function, module and result).
@@ -352,6 +353,14 @@ fn tracked(meta: &SupportMeta, x: u64) -> u64 {
 }
 
 #[inline(never)]
+#[track_run(agent = "bench", metadata = meta, session = session)]
+fn tracked_session(meta: &SupportMeta, session: &str, x: u64) -> u64 {
+    black_box(meta);
+    black_box(session);
+    black_box(x) + 1
+}
+
+#[inline(never)]
 #[track_run(agent = "bench_plain")]
 fn tracked_no_metadata(meta: &SupportMeta, x: u64) -> u64 {
     black_box(meta);
@@ -405,6 +414,14 @@ mod sync_call {
     fn track_run_no_metadata(b: Bencher<'_, '_>) {
         let meta = meta();
         b.bench_local(|| super::tracked_no_metadata(&meta, black_box(1)));
+    }
+
+    /// With metadata and `session = session` (a `&str`, the same session every call).
+    #[divan::bench]
+    fn track_run_metadata_session(b: Bencher<'_, '_>) {
+        let meta = meta();
+        let session = String::from("session-0001");
+        b.bench_local(|| super::tracked_session(&meta, black_box(&session), black_box(1)));
     }
 
     /// Each call's metadata differs from the reused value's (three values in turn; the

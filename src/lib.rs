@@ -70,7 +70,7 @@
 //!
 //! `agent = "name"` (default: the fn's name), `metadata = expr` (a `RunMetadata` value or a
 //! reference to one; validated, and the run is recorded even when invalid), `session = expr`
-//! (anything `Display`), `team = "name"`, `model = expr` (the requested model), `usage = path`
+//! (a string, taken as it is, or anything `Display`), `team = "name"`, `model = expr` (the requested model), `usage = path`
 //! (a fn from `&ReturnType` to a [`Usage`](metrics::Usage), read off the return value).
 //!
 //! A return type named `Result` decides the outcome (`Ok` → success, `Err` → error, with the

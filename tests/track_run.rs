@@ -224,6 +224,52 @@ fn metadata_session_team_and_model() {
     assert_eq!(errors.errors[0].key, "level");
 }
 
+/// A session id that is not a string: recorded as its `Display`.
+struct Ticket(u32);
+
+impl std::fmt::Display for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ticket-{}", self.0)
+    }
+}
+
+#[track_run(agent = "session_kinds", session = session)]
+fn with_session<S: std::fmt::Display + ?Sized>(session: &S) {
+    let _ = session;
+}
+
+#[track_run(agent = "session_kinds", session = session)]
+fn with_string_session(session: String) {
+    let _ = session;
+}
+
+#[test]
+fn sessions_of_any_display_type_and_of_strings_are_recorded() {
+    sink();
+    with_session(&Ticket(7));
+    with_session(&42_u64);
+    with_session("sess-a");
+    with_string_session("sess-a".to_owned());
+    with_session(&Ticket(7));
+    let runs = runs("session_kinds");
+    let ids: Vec<_> = runs.iter().map(|r| r.session_id.as_deref()).collect();
+    assert_eq!(
+        ids,
+        [
+            Some("ticket-7"),
+            Some("42"),
+            Some("sess-a"),
+            Some("sess-a"),
+            Some("ticket-7")
+        ]
+    );
+    let (a, b) = (runs[2].session_id.as_ref(), runs[3].session_id.as_ref());
+    assert!(
+        Arc::ptr_eq(a.unwrap(), b.unwrap()),
+        "one session's runs on a thread share its id"
+    );
+}
+
 struct Reply {
     tokens: (u64, u64),
 }

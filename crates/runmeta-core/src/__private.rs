@@ -199,9 +199,35 @@ impl<T> AssignNone<T> for &AssignProbe<T> {
     fn assign(&self, _dst: &mut T, _src: &T) {}
 }
 
-/// The session id of `session = expr`.
-pub fn session_id<T: std::fmt::Display + ?Sized>(value: &T) -> std::sync::Arc<str> {
-    std::sync::Arc::from(value.to_string())
+/// The session id of `session = expr`: `(&SessionProbe(&expr)).session_id()`, with
+/// [`ViaStr`] and [`ViaDisplay`] in scope, takes a string as it is and formats anything else
+/// ("autoref specialization", as [`ClassProbe`] does).
+pub struct SessionProbe<'a, T: ?Sized>(pub &'a T);
+
+/// The string arm of [`SessionProbe`].
+pub trait ViaStr {
+    /// The session id.
+    fn session_id(&self) -> std::sync::Arc<str>;
+}
+
+impl<T: AsRef<str> + ?Sized> ViaStr for SessionProbe<'_, T> {
+    #[inline]
+    fn session_id(&self) -> std::sync::Arc<str> {
+        crate::run::session_id_str(self.0.as_ref())
+    }
+}
+
+/// The `Display` arm of [`SessionProbe`].
+pub trait ViaDisplay {
+    /// The session id.
+    fn session_id(&self) -> std::sync::Arc<str>;
+}
+
+impl<T: std::fmt::Display + ?Sized> ViaDisplay for &SessionProbe<'_, T> {
+    #[inline]
+    fn session_id(&self) -> std::sync::Arc<str> {
+        crate::run::session_id(self.0)
+    }
 }
 
 /// The model of `model = expr`.

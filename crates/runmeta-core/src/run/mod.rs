@@ -13,6 +13,7 @@ mod outcome;
 mod pool;
 mod queued;
 mod record;
+mod session;
 mod shared;
 mod sink;
 #[cfg(feature = "tracing")]
@@ -33,6 +34,7 @@ pub(crate) use pool::prepare_metadata;
 pub use pool::PreparedMetadata;
 pub use queued::{Overflow, QueueStats, QueuedSink, MAX_QUEUE_CAPACITY};
 pub use record::{ModelBreakdown, RunId, RunRecord, RunStatus};
+pub(crate) use session::{session_id, session_id_str};
 pub use shared::SharedRecord;
 pub use sink::Sink;
 pub use tracked::{begin, enabled, run_sync, run_sync_began, Began, Tracked};

@@ -24,7 +24,10 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let session = match &options.session {
-        Some(e) => quote!(::core::option::Option::Some(::runmeta::__private::session_id(&(#e)))),
+        Some(e) => quote!(::core::option::Option::Some({
+            use ::runmeta::__private::{ViaDisplay as _, ViaStr as _};
+            (&::runmeta::__private::SessionProbe(&(#e))).session_id()
+        })),
         None => quote!(::core::option::Option::None),
     };
     let model = match &options.model {
