@@ -57,7 +57,11 @@ struct Inside<'a>(&'a AggregatorSink);
 
 impl<'a> Inside<'a> {
     fn enter(sink: &'a AggregatorSink) -> Self {
-        let _ = INSIDE.try_with(|inside| inside.borrow_mut().push(sink.id()));
+        let _ = INSIDE.try_with(|inside| {
+            if let Ok(mut inside) = inside.try_borrow_mut() {
+                inside.push(sink.id());
+            }
+        });
         Inside(sink)
     }
 }
@@ -66,9 +70,10 @@ impl Drop for Inside<'_> {
     fn drop(&mut self) {
         let id = self.0.id();
         let _ = INSIDE.try_with(|inside| {
-            let mut inside = inside.borrow_mut();
-            if let Some(at) = inside.iter().rposition(|&held| held == id) {
-                inside.remove(at);
+            if let Ok(mut inside) = inside.try_borrow_mut() {
+                if let Some(at) = inside.iter().rposition(|&held| held == id) {
+                    inside.remove(at);
+                }
             }
         });
         let runs = std::mem::take(&mut *lock(&self.0.deferred));
