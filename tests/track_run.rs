@@ -270,6 +270,62 @@ fn sessions_of_any_display_type_and_of_strings_are_recorded() {
     );
 }
 
+/// A model chosen at run time, not a string.
+#[derive(Clone, Copy)]
+enum Tier {
+    Fast,
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tier::Fast => f.write_str("gpt-4o-mini"),
+        }
+    }
+}
+
+struct Configured {
+    model: String,
+}
+
+impl Configured {
+    #[track_run(agent = "model_kinds", model = self.model)]
+    fn answer(&self) {}
+}
+
+#[track_run(agent = "model_kinds", model = tier)]
+fn answer_with(tier: Tier) {
+    let _ = tier;
+}
+
+#[track_run(agent = "model_kinds", model = name)]
+fn answer_named(name: &str) {
+    let _ = name;
+}
+
+#[test]
+fn models_from_expressions_are_recorded() {
+    sink();
+    Configured {
+        model: "claude-sonnet-4".to_owned(),
+    }
+    .answer();
+    answer_with(Tier::Fast);
+    answer_named("o3");
+    let models: Vec<_> = runs("model_kinds")
+        .into_iter()
+        .map(|r| r.request_model.map(|m| m.into_owned()))
+        .collect();
+    assert_eq!(
+        models,
+        [
+            Some("claude-sonnet-4".to_owned()),
+            Some("gpt-4o-mini".to_owned()),
+            Some("o3".to_owned())
+        ]
+    );
+}
+
 struct Reply {
     tokens: (u64, u64),
 }

@@ -230,9 +230,40 @@ impl<T: std::fmt::Display + ?Sized> ViaDisplay for &SessionProbe<'_, T> {
     }
 }
 
-/// The model of `model = expr`.
+/// The model of `model = expr` (a literal is borrowed without it).
 pub fn model_name<T: std::fmt::Display + ?Sized>(value: &T) -> std::borrow::Cow<'static, str> {
     std::borrow::Cow::Owned(value.to_string())
+}
+
+/// The model of `model = expr`: `(&ModelProbe(&expr)).model_name()`, with [`ModelViaStr`]
+/// and [`ModelViaDisplay`] in scope, copies a string without formatting it and formats
+/// anything else (as [`SessionProbe`] does).
+pub struct ModelProbe<'a, T: ?Sized>(pub &'a T);
+
+/// The string arm of [`ModelProbe`].
+pub trait ModelViaStr {
+    /// The model.
+    fn model_name(&self) -> std::borrow::Cow<'static, str>;
+}
+
+impl<T: AsRef<str> + ?Sized> ModelViaStr for ModelProbe<'_, T> {
+    #[inline]
+    fn model_name(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Owned(self.0.as_ref().to_owned())
+    }
+}
+
+/// The `Display` arm of [`ModelProbe`].
+pub trait ModelViaDisplay {
+    /// The model.
+    fn model_name(&self) -> std::borrow::Cow<'static, str>;
+}
+
+impl<T: std::fmt::Display + ?Sized> ModelViaDisplay for &ModelProbe<'_, T> {
+    #[inline]
+    fn model_name(&self) -> std::borrow::Cow<'static, str> {
+        model_name(self.0)
+    }
 }
 
 /// Records the usage read off a return value by `usage = path`.

@@ -37,7 +37,10 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
         })) => {
             quote!(::core::option::Option::Some(::std::borrow::Cow::Borrowed(#s)))
         }
-        Some(e) => quote!(::core::option::Option::Some(::runmeta::__private::model_name(&(#e)))),
+        Some(e) => quote!(::core::option::Option::Some({
+            use ::runmeta::__private::{ModelViaDisplay as _, ModelViaStr as _};
+            (&::runmeta::__private::ModelProbe(&(#e))).model_name()
+        })),
         None => quote!(::core::option::Option::None),
     };
     let spec = quote! {
