@@ -314,7 +314,7 @@ fn models_from_expressions_are_recorded() {
     answer_named("o3");
     let models: Vec<_> = runs("model_kinds")
         .into_iter()
-        .map(|r| r.request_model.map(|m| m.into_owned()))
+        .map(|r| r.request_model.map(std::borrow::Cow::into_owned))
         .collect();
     assert_eq!(
         models,
