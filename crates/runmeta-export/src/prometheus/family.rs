@@ -1,7 +1,7 @@
 //! Metric families with a series cap, and the lock-free metric values they hold.
 //!
 //! A family maps label sets to series. Lookups of an existing series take a read lock and
-//! allocate nothing: the label list, written as one byte string ([`LabelKey`]), is hashed and
+//! allocate nothing: the label list, written as one string ([`LabelKey`]), is hashed and
 //! compared in place. Only
 //! a new label set takes the write lock. Once a family holds its cap of series (the overflow
 //! series included), new label sets are folded into the overflow series and counted.
@@ -229,7 +229,7 @@ impl<V: SeriesValue> Family<V> {
     /// Calls `f` with the value of the series `labels`, creating it if the cap allows, else
     /// with the overflow series.
     pub(crate) fn with(&self, labels: &LabelKey, f: impl FnOnce(&V, &V::Spec)) {
-        let hash = self.hasher.hash_one(labels.as_bytes());
+        let hash = self.hasher.hash_one(labels.as_str());
         {
             let index = self.index.read();
             if let Some(&i) = index

@@ -1,12 +1,14 @@
-//! A label list written as one byte string: the key a family finds its series by.
+//! A label list written as one string: the key a family finds its series by.
 //!
-//! Each label is written as its name's length, its name, its value's length and its value,
-//! each length in LEB128 (one byte below 128: label names are cut at 128 bytes, and values
-//! at 256 by default). Two different lists never write the same bytes, so finding a series
-//! hashes one byte string and compares one, where a list of pairs costs a hash write and a
-//! comparison per name and per value. (LEB128 is a few lines here; a crate for it would be a
-//! dependency for less than its own docs.) A run's families share most of their labels: the key
-//! is built once up to the shared labels, and cut back to a [`LabelKey::mark`] for the next
+//! Each label is written as its name's length, its name, its value's length and its value.
+//! A length is written in ASCII, six bits a byte, low bits first: a byte below 64 is the
+//! last, a byte from 64 to 127 carries six bits and says more follow (one byte below 64:
+//! label names are cut at 128 bytes, values at 256 by default). Two different lists never
+//! write the same string, so finding a series hashes one string and compares one, where a
+//! list of pairs costs a hash write and a comparison per name and per value. The length bytes
+//! are ASCII, so the whole key is a `str` and reading its labels back (for every series, at
+//! every scrape) validates nothing. A run's families share most of their labels: the key is
+//! built once up to the shared labels, and cut back to a [`LabelKey::mark`] for the next
 //! family's own.
 
 use std::cell::Cell;
@@ -20,10 +22,14 @@ pub(crate) type LabelRef<'a> = (&'a str, &'a str);
 
 /// A label list being built.
 #[derive(Debug, Default)]
-pub(crate) struct LabelKey(Vec<u8>);
+pub(crate) struct LabelKey(String);
 
-/// The most bytes LEB128 writes for a `usize`.
-const MAX_LEN_BYTES: usize = usize::BITS.div_ceil(7) as usize;
+/// The bits a length byte carries.
+const LEN_BITS: u32 = 6;
+/// The flag of a length byte that more follow.
+const MORE: u8 = 1 << LEN_BITS;
+/// The most bytes a `usize` length takes.
+const MAX_LEN_BYTES: usize = usize::BITS.div_ceil(LEN_BITS) as usize;
 
 thread_local! {
     /// This thread's key buffer between two runs.
@@ -33,7 +39,7 @@ thread_local! {
 impl LabelKey {
     /// An empty list.
     pub(crate) const fn new() -> Self {
-        LabelKey(Vec::new())
+        LabelKey(String::new())
     }
 
     /// The list of `labels`.
@@ -64,7 +70,7 @@ impl LabelKey {
     pub(crate) fn push(&mut self, name: &str, value: &str) {
         self.0.reserve(2 * MAX_LEN_BYTES + name.len() + value.len());
         self.len(name.len());
-        self.0.extend_from_slice(name.as_bytes());
+        self.0.push_str(name);
         self.value(value);
     }
 
@@ -73,35 +79,34 @@ impl LabelKey {
         let name_len = prefix.len() + name.len();
         self.0.reserve(2 * MAX_LEN_BYTES + name_len + value.len());
         self.len(name_len);
-        self.0.extend_from_slice(prefix.as_bytes());
-        self.0.extend_from_slice(name.as_bytes());
+        self.0.push_str(prefix);
+        self.0.push_str(name);
         self.value(value);
     }
 
     fn value(&mut self, value: &str) {
         self.len(value.len());
-        self.0.extend_from_slice(value.as_bytes());
+        self.0.push_str(value);
     }
 
-    /// Appends `len` in LEB128.
+    /// Appends `len`, six bits an ASCII byte.
     fn len(&mut self, mut len: usize) {
-        while len >= 0x80 {
-            // The low 7 bits, with the bit that says more follow.
-            self.0.push(u8::try_from(len & 0x7f).unwrap_or(0) | 0x80);
-            len >>= 7;
+        while len >= usize::from(MORE) {
+            self.0.push(char::from(MORE | low_bits(len)));
+            len >>= LEN_BITS;
         }
-        self.0.push(u8::try_from(len).unwrap_or(0));
+        self.0.push(char::from(low_bits(len)));
     }
 
-    /// The names of the labels pushed since `mark`, as bytes.
-    pub(crate) fn names_since(&self, mark: usize) -> impl Iterator<Item = &[u8]> {
-        RawPairs(self.0.get(mark..).unwrap_or_default()).map(|(name, _)| name)
+    /// The names of the labels pushed since `mark`.
+    pub(crate) fn names_since(&self, mark: usize) -> impl Iterator<Item = &str> {
+        Pairs(self.0.get(mark..).unwrap_or_default()).map(|(name, _)| name)
     }
 
     /// The pairs, in order.
     #[cfg(test)]
     pub(crate) fn pairs(&self) -> Pairs<'_> {
-        Pairs(RawPairs(&self.0))
+        Pairs(&self.0)
     }
 
     /// Where the list ends now, to [`LabelKey::truncate`] back to.
@@ -120,7 +125,7 @@ impl LabelKey {
     }
 
     /// The written list.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
@@ -131,14 +136,19 @@ impl LabelKey {
     }
 }
 
+/// The low six bits of `len`.
+fn low_bits(len: usize) -> u8 {
+    u8::try_from(len & usize::from(MORE - 1)).unwrap_or(0)
+}
+
 /// A series' label list, owned, in the order it was first seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OwnedLabels(Box<[u8]>);
+pub(crate) struct OwnedLabels(Box<str>);
 
 impl OwnedLabels {
     /// Copies a built list.
     pub(crate) fn new(key: &LabelKey) -> Self {
-        OwnedLabels(key.as_bytes().into())
+        OwnedLabels(key.as_str().into())
     }
 
     /// The overflow label set: each name with the value [`OVERFLOW_LABEL_VALUE`].
@@ -152,12 +162,12 @@ impl OwnedLabels {
 
     /// True when equal to a built list.
     pub(crate) fn matches(&self, key: &LabelKey) -> bool {
-        *self.0 == *key.as_bytes()
+        *self.0 == *key.as_str()
     }
 
     /// The pairs, in order.
     pub(crate) fn iter(&self) -> Pairs<'_> {
-        Pairs(RawPairs(&self.0))
+        Pairs(&self.0)
     }
 
     /// The value of a label, if present.
@@ -178,29 +188,13 @@ impl EncodeLabelSet for OwnedLabels {
 
 /// The pairs of a written list.
 #[derive(Debug, Clone)]
-pub(crate) struct Pairs<'a>(RawPairs<'a>);
+pub(crate) struct Pairs<'a>(&'a str);
 
 impl<'a> Iterator for Pairs<'a> {
     type Item = LabelRef<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<LabelRef<'a>> {
-        let (name, value) = self.0.next()?;
-        // Only a `LabelKey` writes these bytes, from `str`s.
-        Some((
-            std::str::from_utf8(name).ok()?,
-            std::str::from_utf8(value).ok()?,
-        ))
-    }
-}
-
-/// The pairs of a written list, as bytes.
-#[derive(Debug, Clone)]
-struct RawPairs<'a>(&'a [u8]);
-
-impl<'a> Iterator for RawPairs<'a> {
-    type Item = (&'a [u8], &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
         let (name, rest) = split_piece(self.0)?;
         let (value, rest) = split_piece(rest)?;
         self.0 = rest;
@@ -208,29 +202,41 @@ impl<'a> Iterator for RawPairs<'a> {
     }
 }
 
-/// The first piece of `bytes` and what follows it; `None` at the end.
-fn split_piece(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+/// The first piece of `text` and what follows it; `None` at the end (only a [`LabelKey`]
+/// writes these strings, so nothing else ends the list).
+#[inline]
+fn split_piece(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
+    let first = *bytes.first()?;
+    let (len, at) = if first & MORE == 0 {
+        // A length below 64: every name, and most values.
+        (usize::from(first), 1)
+    } else {
+        long_len(bytes)?
+    };
+    text.get(at..)?.split_at_checked(len)
+}
+
+/// A length of more than one byte at the start of `bytes`, and the bytes it takes.
+#[cold]
+fn long_len(bytes: &[u8]) -> Option<(usize, usize)> {
     let mut len = 0usize;
-    let mut shift = 0u32;
-    let mut rest = bytes;
-    loop {
-        let (&byte, after) = rest.split_first()?;
-        rest = after;
-        len |= usize::from(byte & 0x7f).checked_shl(shift)?;
-        if byte & 0x80 == 0 {
-            break;
+    for (at, &byte) in bytes.iter().enumerate() {
+        let shift = LEN_BITS.checked_mul(u32::try_from(at).ok()?)?;
+        len |= usize::from(byte & (MORE - 1)).checked_shl(shift)?;
+        if byte & MORE == 0 {
+            return Some((len, at + 1));
         }
-        shift += 7;
     }
-    rest.split_at_checked(len)
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn key(labels: &[LabelRef<'_>]) -> Vec<u8> {
-        LabelKey::of(labels).as_bytes().to_owned()
+    fn key(labels: &[LabelRef<'_>]) -> String {
+        LabelKey::of(labels).as_str().to_owned()
     }
 
     #[test]
@@ -296,7 +302,7 @@ mod tests {
         let grown = first.capacity();
         first.give_back();
         let second = LabelKey::reused();
-        assert_eq!(second.as_bytes(), b"");
+        assert_eq!(second.as_str(), "");
         assert_eq!(second.capacity(), grown, "the buffer is the one given back");
         second.give_back();
     }
@@ -308,8 +314,8 @@ mod tests {
         let mark = key.mark();
         key.push_prefixed("exported_", "agent", "b");
         key.push("tier", "c");
-        let names: Vec<&[u8]> = key.names_since(mark).collect();
-        assert_eq!(names, [&b"exported_agent"[..], b"tier"]);
+        let names: Vec<&str> = key.names_since(mark).collect();
+        assert_eq!(names, ["exported_agent", "tier"]);
         assert_eq!(
             key.pairs().collect::<Vec<_>>(),
             [("agent", "a"), ("exported_agent", "b"), ("tier", "c")]
@@ -323,16 +329,16 @@ mod tests {
         let mark = key.mark();
         key.push("status", "success");
         assert_eq!(
-            key.as_bytes(),
-            LabelKey::of(&[("agent", "a"), ("status", "success")]).as_bytes()
+            key.as_str(),
+            LabelKey::of(&[("agent", "a"), ("status", "success")]).as_str()
         );
         key.truncate(mark);
         key.push("model", "m");
         assert_eq!(
-            key.as_bytes(),
-            LabelKey::of(&[("agent", "a"), ("model", "m")]).as_bytes()
+            key.as_str(),
+            LabelKey::of(&[("agent", "a"), ("model", "m")]).as_str()
         );
         key.clear();
-        assert_eq!(key.as_bytes(), b"");
+        assert_eq!(key.as_str(), "");
     }
 }

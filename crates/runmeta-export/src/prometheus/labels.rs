@@ -206,16 +206,15 @@ impl<'k> MetaLabels<'k> {
             return;
         };
         let reserved = RESERVED_LABEL_NAMES.contains(&name.as_ref());
-        let bytes = name.as_bytes();
         // Not `strip_prefix("")` for the common case: that compares the empty prefix with a
         // call to `memcmp` of length 0, and on the machine measured (AMD EPYC, glibc 2.36,
         // whose AVX-512 `memcmp` answers it with a masked load) those calls took 40 % of an
         // exported run; see BENCHMARKS.md.
         let duplicate = self.key.names_since(self.start).any(|kept| {
             if reserved {
-                kept.strip_prefix(EXPORTED_PREFIX.as_bytes()) == Some(bytes)
+                kept.strip_prefix(EXPORTED_PREFIX) == Some(&*name)
             } else {
-                kept == bytes
+                kept == &*name
             }
         });
         if duplicate {
