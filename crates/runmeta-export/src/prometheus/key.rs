@@ -2,14 +2,13 @@
 //!
 //! Each label is written as its name's length, its name, its value's length and its value.
 //! A length is written in ASCII, six bits a byte, low bits first: a byte below 64 is the
-//! last, a byte from 64 to 127 carries six bits and says more follow (one byte below 64:
-//! label names are cut at 128 bytes, values at 256 by default). Two different lists never
-//! write the same string, so finding a series hashes one string and compares one, where a
-//! list of pairs costs a hash write and a comparison per name and per value. The length bytes
-//! are ASCII, so the whole key is a `str` and reading its labels back (for every series, at
-//! every scrape) validates nothing. A run's families share most of their labels: the key is
-//! built once up to the shared labels, and cut back to a [`LabelKey::mark`] for the next
-//! family's own.
+//! last, a byte from 64 to 127 carries six bits and says more follow (one byte for a length
+//! below 64, two below 4,096). Two different lists never write the same string, so finding a
+//! series hashes one string and compares one, where a list of pairs costs a hash write and a
+//! comparison per name and per value. The length bytes are ASCII, so the whole key is a `str`
+//! and reading its labels back (for every sample line, at every scrape) validates nothing. A
+//! run's families share most of their labels: the key is built once up to the shared labels,
+//! and cut back to a [`LabelKey::mark`] for the next family's own.
 
 use std::cell::Cell;
 
