@@ -32,6 +32,9 @@
 //! default configuration) instead: the call as a service exporting its runs pays for it.
 //! `RUNMETA_BENCH_SINK=queued` installs the counting sink behind a [`QueuedSink`]
 //! (`Overflow::Block`): what handing each run to a background thread costs the agent.
+//! `RUNMETA_BENCH_SINK=store` installs a `StoreSink` (default configuration) on a database in
+//! the temporary directory: what a run costs the agent thread when it is stored (the writer
+//! thread's own work is `runmeta-store`'s bench).
 //! `RUNMETA_BENCH_RELEASE=v1` sets the collector's release, which every run records.
 //! `RUNMETA_BENCH_TRACING=timed` gives the registry a [`TimingLayer`] instead of the no-op
 //! layer: `tracing_instrument*` then measure what `tracing` costs once it measures durations,
@@ -57,6 +60,13 @@ const SINK_CAPACITY: usize = 64;
 const QUEUE_CAPACITY: usize = 1024;
 
 static SINK: OnceLock<Arc<InMemorySink>> = OnceLock::new();
+/// The sink of `RUNMETA_BENCH_SINK=store`.
+static STORE: OnceLock<Arc<runmeta_store::StoreSink>> = OnceLock::new();
+
+/// The database of `RUNMETA_BENCH_SINK=store`, new for each process.
+fn store_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("runmeta-bench-{}.db", std::process::id()))
+}
 static COUNTED: AtomicU64 = AtomicU64::new(0);
 
 /// A sink that keeps nothing: it counts the runs it receives.
@@ -98,6 +108,16 @@ fn main() {
         "queued" => {
             println!("sink: QueuedSink::new(CountingSink, {QUEUE_CAPACITY}, Overflow::Block)");
             Collector::builder().sink(Arc::clone(queued()))
+        }
+        "store" => {
+            println!(
+                "sink: StoreSink::open({}, SinkConfig::default())",
+                store_path().display()
+            );
+            let store =
+                runmeta_store::StoreSink::open(store_path(), runmeta_store::SinkConfig::default())
+                    .expect("open the bench store");
+            Collector::builder().sink(Arc::clone(STORE.get_or_init(|| Arc::new(store))))
         }
         _ => {
             println!("sink: InMemorySink::new({SINK_CAPACITY})");
@@ -151,6 +171,11 @@ fn main() {
     } else if choice == "queued" {
         queued().flush();
         assert_eq!(COUNTED.load(Ordering::Relaxed), 1, "a run was delivered");
+    } else if choice == "store" {
+        let store = STORE.get().expect("installed");
+        assert!(store.flush_within(std::time::Duration::from_secs(30)));
+        let read = runmeta_store::Store::open_read_only(store_path()).expect("open the store");
+        assert_eq!(read.run_count().expect("count"), 1, "a run was stored");
     } else if choice == "prometheus" {
         let text = exporter.render();
         assert!(

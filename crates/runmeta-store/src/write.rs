@@ -17,7 +17,6 @@ use crate::encode::{EncodedMessage, EncodedRun, EncodedToolCall, Labels};
 use crate::error::{Result, StoreError};
 use crate::intern::{session_ids, SessionCache};
 use crate::schema::{CHILD_SHIFT, MAX_RUN_ROW_ID};
-use runmeta_core::schema::DynMetadata;
 
 /// Most distinct label combinations remembered by a writer before its cache is reset.
 const LABEL_CACHE_LIMIT: usize = 100_000;
@@ -425,7 +424,7 @@ fn bind_run<'v>(b: &mut Binder<'_, '_, 'v>, run: &'v EncodedRun, refs: &Refs) ->
     b.bind(run.sla_breached)?;
     b.bind(run.sla_at_risk)?;
     b.bind(refs.set)?;
-    b.bind(run.meta.as_deref().map(DynMetadata::schema_name))?;
+    b.bind(run.meta_schema.as_deref())?;
     b.bind(run.meta_version)?;
     b.bind(run.meta_valid)?;
     b.bind(run.metadata.as_deref())?;
