@@ -17,6 +17,7 @@
 //!   (`#[track_run(metadata = meta)]` with a 4-label schema, the same value every call),
 //!   `track_run_metadata_changing` (a different value each call),
 //!   `track_run_metadata_session` (and `session = session`, a `&str`),
+//!   `track_run_metadata_model` (and `model = model`, a `&str`),
 //!   `track_run_no_metadata`,
 //!   `autometrics` (`#[autometrics]`, 3.0 with its `prometheus-client` backend: a call counter
 //!   and a duration histogram per function, labelled by function, module and result).
@@ -386,6 +387,14 @@ fn tracked_session(meta: &SupportMeta, session: &str, x: u64) -> u64 {
 }
 
 #[inline(never)]
+#[track_run(agent = "bench", metadata = meta, model = model)]
+fn tracked_model(meta: &SupportMeta, model: &str, x: u64) -> u64 {
+    black_box(meta);
+    black_box(model);
+    black_box(x) + 1
+}
+
+#[inline(never)]
 #[track_run(agent = "bench_plain")]
 fn tracked_no_metadata(meta: &SupportMeta, x: u64) -> u64 {
     black_box(meta);
@@ -447,6 +456,14 @@ mod sync_call {
         let meta = meta();
         let session = String::from("session-0001");
         b.bench_local(|| super::tracked_session(&meta, black_box(&session), black_box(1)));
+    }
+
+    /// With metadata and `model = model` (a `&str` chosen at run time, the same every call).
+    #[divan::bench]
+    fn track_run_metadata_model(b: Bencher<'_, '_>) {
+        let meta = meta();
+        let model = String::from("gpt-4o-mini");
+        b.bench_local(|| super::tracked_model(&meta, black_box(&model), black_box(1)));
     }
 
     /// Each call's metadata differs from the reused value's (three values in turn; the

@@ -230,14 +230,10 @@ impl<T: std::fmt::Display + ?Sized> ViaDisplay for &SessionProbe<'_, T> {
     }
 }
 
-/// The model of `model = expr` (a literal is borrowed without it).
-pub fn model_name<T: std::fmt::Display + ?Sized>(value: &T) -> std::borrow::Cow<'static, str> {
-    std::borrow::Cow::Owned(value.to_string())
-}
-
-/// The model of `model = expr`: `(&ModelProbe(&expr)).model_name()`, with [`ModelViaStr`]
-/// and [`ModelViaDisplay`] in scope, copies a string without formatting it and formats
-/// anything else (as [`SessionProbe`] does).
+/// The model of `model = expr` (a literal is borrowed without it):
+/// `(&ModelProbe(&expr)).model_name()`, with [`ModelViaStr`] and [`ModelViaDisplay`] in
+/// scope, takes a string without formatting it and formats anything else (as
+/// [`SessionProbe`] does); either is interned (`run/model.rs`).
 pub struct ModelProbe<'a, T: ?Sized>(pub &'a T);
 
 /// The string arm of [`ModelProbe`].
@@ -249,7 +245,7 @@ pub trait ModelViaStr {
 impl<T: AsRef<str> + ?Sized> ModelViaStr for ModelProbe<'_, T> {
     #[inline]
     fn model_name(&self) -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Owned(self.0.as_ref().to_owned())
+        crate::run::model_name_str(self.0.as_ref())
     }
 }
 
@@ -262,7 +258,7 @@ pub trait ModelViaDisplay {
 impl<T: std::fmt::Display + ?Sized> ModelViaDisplay for &ModelProbe<'_, T> {
     #[inline]
     fn model_name(&self) -> std::borrow::Cow<'static, str> {
-        model_name(self.0)
+        crate::run::model_name(self.0)
     }
 }
 
