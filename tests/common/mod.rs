@@ -21,11 +21,17 @@ pub fn sink() -> &'static Arc<InMemorySink> {
     })
 }
 
-/// The sink keeps one run: tests take turns.
+/// The sink keeps one run a thread: tests take turns, each starting with an empty sink.
+///
+/// The runs earlier tests' threads left would otherwise stay, one a thread, and [`last`]
+/// would find one of them now and then: each thread derives its wall-clock times from its
+/// own anchor (`run/clock.rs`), so a run that ended a few microseconds before another on
+/// another thread can read as the later one (1 test run in about 35 failed that way).
 pub fn serial() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
-    sink();
-    TURN.lock().unwrap_or_else(PoisonError::into_inner)
+    let turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    drop(sink().take());
+    turn
 }
 
 /// The run the sink keeps.

@@ -200,17 +200,17 @@ impl<T> AssignNone<T> for &AssignProbe<T> {
 }
 
 /// The session id of `session = expr`: `(&SessionProbe(&expr)).session_id()`, with
-/// [`ViaStr`] and [`ViaDisplay`] in scope, takes a string as it is and formats anything else
+/// [`SessionViaStr`] and [`SessionViaDisplay`] in scope, takes a string as it is and formats anything else
 /// ("autoref specialization", as [`ClassProbe`] does).
 pub struct SessionProbe<'a, T: ?Sized>(pub &'a T);
 
 /// The string arm of [`SessionProbe`].
-pub trait ViaStr {
+pub trait SessionViaStr {
     /// The session id.
     fn session_id(&self) -> std::sync::Arc<str>;
 }
 
-impl<T: AsRef<str> + ?Sized> ViaStr for SessionProbe<'_, T> {
+impl<T: AsRef<str> + ?Sized> SessionViaStr for SessionProbe<'_, T> {
     #[inline]
     fn session_id(&self) -> std::sync::Arc<str> {
         crate::run::session_id_str(self.0.as_ref())
@@ -218,12 +218,12 @@ impl<T: AsRef<str> + ?Sized> ViaStr for SessionProbe<'_, T> {
 }
 
 /// The `Display` arm of [`SessionProbe`].
-pub trait ViaDisplay {
+pub trait SessionViaDisplay {
     /// The session id.
     fn session_id(&self) -> std::sync::Arc<str>;
 }
 
-impl<T: std::fmt::Display + ?Sized> ViaDisplay for &SessionProbe<'_, T> {
+impl<T: std::fmt::Display + ?Sized> SessionViaDisplay for &SessionProbe<'_, T> {
     #[inline]
     fn session_id(&self) -> std::sync::Arc<str> {
         crate::run::session_id(self.0)

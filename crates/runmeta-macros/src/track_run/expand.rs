@@ -25,7 +25,7 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
     };
     let session = match &options.session {
         Some(e) => quote!(::core::option::Option::Some({
-            use ::runmeta::__private::{ViaDisplay as _, ViaStr as _};
+            use ::runmeta::__private::{SessionViaDisplay as _, SessionViaStr as _};
             (&::runmeta::__private::SessionProbe(&(#e))).session_id()
         })),
         None => quote!(::core::option::Option::None),
