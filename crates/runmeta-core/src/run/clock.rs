@@ -11,7 +11,9 @@
 //! A wall-clock read costs as much as a monotonic one, and a run needs the monotonic pair
 //! anyway for its duration. Each thread pairs one `Instant` with one `SystemTime` reading and
 //! derives later start times from the distance to it; the pair is read again once it is a
-//! second old, so a step of the system clock (NTP) shows in start times within a second.
+//! second old, so a step of the system clock (NTP) shows in start times within a second. A
+//! new pair that would step this thread's times back by less than a millisecond (the
+//! counter's own drift) does not: its times read as the last one until they pass it.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -53,26 +55,57 @@ impl Instant {
 /// How long one anchor serves before the wall clock is read again.
 const REANCHOR_AFTER: Duration = Duration::from_secs(1);
 
+/// The largest step back a new anchor smooths over (see [`Anchor::floor`]); a larger one is
+/// the system clock being set, and start times follow it.
+const SMOOTHED_STEP_NANOS: i64 = 1_000_000;
+
+/// A thread's pairing of the monotonic clock with the wall clock.
+#[derive(Clone, Copy)]
+struct Anchor {
+    /// The instant the wall clock was read at.
+    at: Instant,
+    /// The wall clock then, in Unix nanoseconds.
+    nanos: i64,
+    /// The latest time the previous anchor gave. The counter's calibration runs a few parts
+    /// per million fast (derived times were up to 7.4 µs ahead of the system clock a second
+    /// after an anchor, on the machines measured), so a new anchor would step this thread's
+    /// times back by as much: until the new anchor's times pass it, they read as it, and a
+    /// thread's start times (and run ids) never go back.
+    floor: i64,
+}
+
 thread_local! {
-    /// This thread's `(Instant, Unix nanoseconds)` pair.
-    static ANCHOR: Cell<Option<(Instant, i64)>> = const { Cell::new(None) };
+    /// This thread's anchor.
+    static ANCHOR: Cell<Option<Anchor>> = const { Cell::new(None) };
 }
 
 /// The Unix time, in nanoseconds, of `at`, an instant just read on this thread.
 pub(crate) fn unix_nanos_at(at: Instant) -> i64 {
     ANCHOR
-        .try_with(|anchor| {
-            if let Some((base, base_nanos)) = anchor.get() {
-                if let Some(since) = at.checked_duration_since(base) {
-                    if since < REANCHOR_AFTER {
-                        // Below one second: the nanoseconds fit an `i64` many times over.
-                        return base_nanos.saturating_add(since.subsec_nanos().into());
-                    }
+        .try_with(|cell| {
+            let previous = cell.get();
+            let since = previous.and_then(|anchor| at.checked_duration_since(anchor.at));
+            if let (Some(anchor), Some(since)) = (previous, since) {
+                if since < REANCHOR_AFTER {
+                    // Below one second: the nanoseconds fit an `i64` many times over.
+                    return anchor
+                        .nanos
+                        .saturating_add(since.subsec_nanos().into())
+                        .max(anchor.floor);
                 }
             }
             let nanos = system_unix_nanos();
-            anchor.set(Some((at, nanos)));
-            nanos
+            // What the previous anchor gives for `at`, if it can still tell.
+            let last = previous.zip(since).map(|(anchor, since)| {
+                let since = i64::try_from(since.as_nanos()).unwrap_or(i64::MAX);
+                anchor.nanos.saturating_add(since)
+            });
+            let floor = match last {
+                Some(last) if last > nanos && last - nanos <= SMOOTHED_STEP_NANOS => last,
+                _ => i64::MIN,
+            };
+            cell.set(Some(Anchor { at, nanos, floor }));
+            nanos.max(floor)
         })
         // During thread teardown the anchor is gone: read the clock.
         .unwrap_or_else(|_| system_unix_nanos())
@@ -141,6 +174,57 @@ mod tests {
         assert!(derived <= after + 1_000_000, "{derived} > {after}");
     }
 
+    /// An instant at least `seconds` before `at` (its ticks found by doubling).
+    fn earlier(at: Instant, seconds: u64) -> Instant {
+        let mut ticks = 1u64;
+        loop {
+            let then = Instant(at.0.saturating_sub(ticks));
+            let since = at.checked_duration_since(then).unwrap_or_default();
+            if since >= Duration::from_secs(seconds) || then.0 == 0 {
+                return then;
+            }
+            ticks = ticks.saturating_mul(2);
+        }
+    }
+
+    /// Sets this thread's anchor one second (or more) before `at`, such that it gives `at`
+    /// the system clock's time plus `ahead_nanos`; returns that time.
+    fn anchor_ahead(at: Instant, ahead_nanos: i64) -> i64 {
+        let then = earlier(at, 1);
+        let since = i64::try_from(at.checked_duration_since(then).unwrap().as_nanos()).unwrap();
+        let given = system_unix_nanos() + ahead_nanos;
+        ANCHOR.with(|cell| {
+            cell.set(Some(Anchor {
+                at: then,
+                nanos: given - since,
+                floor: i64::MIN,
+            }));
+        });
+        given
+    }
+
+    #[test]
+    fn a_new_anchor_never_steps_a_threads_times_back_by_a_little() {
+        // The old anchor ran 300 µs ahead: the new one reads the system clock, behind it.
+        let at = Instant::now();
+        let given = anchor_ahead(at, 300_000);
+        let first = unix_nanos_at(at);
+        assert!(first >= given, "{first} < {given}: stepped back");
+        let next = unix_nanos_at(Instant::now());
+        assert!(next >= first, "{next} < {first}");
+        // Until the new anchor's times pass the old one's, they read as it.
+        assert!(next - given < 300_000);
+    }
+
+    #[test]
+    fn a_large_step_back_of_the_system_clock_is_followed() {
+        // 10 ms ahead is not calibration drift: the system clock was set back.
+        let at = Instant::now();
+        let given = anchor_ahead(at, 10_000_000);
+        let first = unix_nanos_at(at);
+        assert!(first < given - 9_000_000, "{first} held at {given}");
+    }
+
     #[test]
     fn later_instants_give_later_times() {
         let first = Instant::now();
@@ -182,6 +266,6 @@ mod tests {
             (system - derived).abs() < 50_000_000,
             "{derived} vs {system}"
         );
-        assert_eq!(ANCHOR.with(Cell::get).map(|(at, _)| at), Some(now));
+        assert_eq!(ANCHOR.with(Cell::get).map(|anchor| anchor.at), Some(now));
     }
 }
