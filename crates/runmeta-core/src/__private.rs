@@ -199,63 +199,44 @@ impl<T> AssignNone<T> for &AssignProbe<T> {
     fn assign(&self, _dst: &mut T, _src: &T) {}
 }
 
-/// The session id of `session = expr`: `(&SessionProbe(&expr)).session_id()`, with
-/// [`SessionViaStr`] and [`SessionViaDisplay`] in scope, takes a string as it is and formats anything else
-/// ("autoref specialization", as [`ClassProbe`] does).
-pub struct SessionProbe<'a, T: ?Sized>(pub &'a T);
+/// The session id of `session = expr` and the model of `model = expr` (a literal model is
+/// borrowed without it): `(&TextProbe(&expr)).session_id()` or `.model_name()`, with
+/// [`TextViaStr`] and [`TextViaDisplay`] in scope, takes a string as it is and formats
+/// anything else ("autoref specialization", as [`ClassProbe`] does).
+pub struct TextProbe<'a, T: ?Sized>(pub &'a T);
 
-/// The string arm of [`SessionProbe`].
-pub trait SessionViaStr {
+/// The string arm of [`TextProbe`].
+pub trait TextViaStr {
     /// The session id.
     fn session_id(&self) -> std::sync::Arc<str>;
+    /// The model, interned.
+    fn model_name(&self) -> std::borrow::Cow<'static, str>;
 }
 
-impl<T: AsRef<str> + ?Sized> SessionViaStr for SessionProbe<'_, T> {
+impl<T: AsRef<str> + ?Sized> TextViaStr for TextProbe<'_, T> {
     #[inline]
     fn session_id(&self) -> std::sync::Arc<str> {
         crate::run::session_id_str(self.0.as_ref())
     }
-}
-
-/// The `Display` arm of [`SessionProbe`].
-pub trait SessionViaDisplay {
-    /// The session id.
-    fn session_id(&self) -> std::sync::Arc<str>;
-}
-
-impl<T: std::fmt::Display + ?Sized> SessionViaDisplay for &SessionProbe<'_, T> {
-    #[inline]
-    fn session_id(&self) -> std::sync::Arc<str> {
-        crate::run::session_id(self.0)
-    }
-}
-
-/// The model of `model = expr` (a literal is borrowed without it):
-/// `(&ModelProbe(&expr)).model_name()`, with [`ModelViaStr`] and [`ModelViaDisplay`] in
-/// scope, takes a string without formatting it and formats anything else (as
-/// [`SessionProbe`] does); either is interned (`run/model.rs`).
-pub struct ModelProbe<'a, T: ?Sized>(pub &'a T);
-
-/// The string arm of [`ModelProbe`].
-pub trait ModelViaStr {
-    /// The model.
-    fn model_name(&self) -> std::borrow::Cow<'static, str>;
-}
-
-impl<T: AsRef<str> + ?Sized> ModelViaStr for ModelProbe<'_, T> {
     #[inline]
     fn model_name(&self) -> std::borrow::Cow<'static, str> {
         crate::run::model_name_str(self.0.as_ref())
     }
 }
 
-/// The `Display` arm of [`ModelProbe`].
-pub trait ModelViaDisplay {
-    /// The model.
+/// The `Display` arm of [`TextProbe`].
+pub trait TextViaDisplay {
+    /// The session id.
+    fn session_id(&self) -> std::sync::Arc<str>;
+    /// The model, interned.
     fn model_name(&self) -> std::borrow::Cow<'static, str>;
 }
 
-impl<T: std::fmt::Display + ?Sized> ModelViaDisplay for &ModelProbe<'_, T> {
+impl<T: std::fmt::Display + ?Sized> TextViaDisplay for &TextProbe<'_, T> {
+    #[inline]
+    fn session_id(&self) -> std::sync::Arc<str> {
+        crate::run::session_id(self.0)
+    }
     #[inline]
     fn model_name(&self) -> std::borrow::Cow<'static, str> {
         crate::run::model_name(self.0)

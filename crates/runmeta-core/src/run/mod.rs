@@ -19,6 +19,7 @@ mod shared;
 mod sink;
 #[cfg(feature = "tracing")]
 mod spans;
+mod text;
 mod tracked;
 
 pub use active::{

@@ -8,9 +8,9 @@
 //! all); others are copied per call, as before.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::HashSet;
-use std::fmt::{Display, Write as _};
+use std::fmt::Display;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 /// The most distinct model names kept.
@@ -25,8 +25,6 @@ static INTERNED: LazyLock<Mutex<HashSet<&'static str>>> =
 thread_local! {
     /// This thread's last model: most calls find it here, without the lock.
     static LAST: Cell<Option<&'static str>> = const { Cell::new(None) };
-    /// The buffer a `Display` model is formatted into.
-    static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// The model `text`, borrowed from the kept names when it is one of them or can become one.
@@ -47,20 +45,7 @@ pub(crate) fn model_name_str(text: &str) -> Cow<'static, str> {
 
 /// The model `value` writes, as [`model_name_str`] keeps it.
 pub(crate) fn model_name<T: Display + ?Sized>(value: &T) -> Cow<'static, str> {
-    TEXT.try_with(|text| {
-        // Busy when `value`'s `Display` itself starts a run with a model: it gets its own.
-        let mut text = text.try_borrow_mut().ok()?;
-        text.clear();
-        write!(text, "{value}").ok()?;
-        let name = model_name_str(&text);
-        if text.capacity() > MAX_INTERNED_LEN {
-            *text = String::new();
-        }
-        Some(name)
-    })
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| Cow::Owned(value.to_string()))
+    super::text::with_display(value, model_name_str)
 }
 
 /// `text` as a kept name; `None` when it is too long or the names are full.

@@ -7,54 +7,31 @@
 //! (`core::fmt::write` alone 133 of its 211 instructions); see BENCHMARKS.md.
 
 use std::cell::RefCell;
-use std::fmt::{Display, Write as _};
+use std::fmt::Display;
 use std::sync::Arc;
 
-/// The longest id whose buffer a thread keeps; a longer one is formatted, then let go of.
-const MAX_KEPT_LEN: usize = 1024;
-
-#[derive(Default)]
-struct Last {
-    /// The formatting buffer.
-    text: String,
-    /// The previous call's id.
-    id: Option<Arc<str>>,
-}
+use super::text::{with_display, MAX_KEPT_LEN};
 
 thread_local! {
-    static LAST: RefCell<Last> = RefCell::new(Last::default());
+    /// This thread's previous id.
+    static LAST: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
 }
 
 /// The session id `text`, shared with this thread's previous call when it is the same.
 pub(crate) fn session_id_str(text: &str) -> Arc<str> {
     LAST.try_with(|last| {
         let mut last = last.try_borrow_mut().ok()?;
-        Some(share(&mut last.id, text))
+        Some(share(&mut last, text))
     })
     .ok()
     .flatten()
-    // During thread teardown, or re-entered: a copy of its own.
+    // During thread teardown: a copy of its own.
     .unwrap_or_else(|| Arc::from(text))
 }
 
 /// The session id `value` writes, shared with this thread's previous call when it is the same.
 pub(crate) fn session_id<T: Display + ?Sized>(value: &T) -> Arc<str> {
-    LAST.try_with(|last| {
-        // Busy when `value`'s `Display` itself starts a run with a session: it gets its own.
-        let mut last = last.try_borrow_mut().ok()?;
-        let Last { text, id } = &mut *last;
-        text.clear();
-        write!(text, "{value}").ok()?;
-        let shared = share(id, text);
-        if text.capacity() > MAX_KEPT_LEN {
-            *text = String::new();
-        }
-        Some(shared)
-    })
-    .ok()
-    .flatten()
-    // During thread teardown, or re-entered, or a `Display` that failed: a copy of its own.
-    .unwrap_or_else(|| Arc::from(value.to_string()))
+    with_display(value, session_id_str)
 }
 
 /// `last` when it is `text`, else a new id, kept as `last` unless it is long.
@@ -102,7 +79,6 @@ mod tests {
         let b = session_id(long.as_str());
         assert_eq!(a, b);
         assert!(!Arc::ptr_eq(&a, &b));
-        LAST.with(|last| assert!(last.borrow().text.capacity() <= MAX_KEPT_LEN));
     }
 
     /// An id whose `Display` starts another run with a session (re-entered).

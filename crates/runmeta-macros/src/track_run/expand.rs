@@ -25,8 +25,8 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
     };
     let session = match &options.session {
         Some(e) => quote!(::core::option::Option::Some({
-            use ::runmeta::__private::{SessionViaDisplay as _, SessionViaStr as _};
-            (&::runmeta::__private::SessionProbe(&(#e))).session_id()
+            use ::runmeta::__private::{TextViaDisplay as _, TextViaStr as _};
+            (&::runmeta::__private::TextProbe(&(#e))).session_id()
         })),
         None => quote!(::core::option::Option::None),
     };
@@ -38,8 +38,8 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
             quote!(::core::option::Option::Some(::std::borrow::Cow::Borrowed(#s)))
         }
         Some(e) => quote!(::core::option::Option::Some({
-            use ::runmeta::__private::{ModelViaDisplay as _, ModelViaStr as _};
-            (&::runmeta::__private::ModelProbe(&(#e))).model_name()
+            use ::runmeta::__private::{TextViaDisplay as _, TextViaStr as _};
+            (&::runmeta::__private::TextProbe(&(#e))).model_name()
         })),
         None => quote!(::core::option::Option::None),
     };
