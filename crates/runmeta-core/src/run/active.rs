@@ -101,11 +101,8 @@ impl ActiveRun {
     pub(crate) fn start_at(spec: &RunSpec, args: RunArgs, start: Instant) -> Option<ActiveRun> {
         let collector = collector::global()?;
         // The wall-clock start (and the id's millisecond) come from the same monotonic read.
-        let started_at = clock::wall(start);
-        let run_id = RunId::at_unix(
-            u64::try_from(started_at.as_second()).unwrap_or(0),
-            u32::try_from(started_at.subsec_nanosecond()).unwrap_or(0),
-        );
+        let time = clock::unix_time_at(start);
+        let run_id = RunId::at_unix(u64::try_from(time.second).unwrap_or(0), time.subsec);
         let RunArgs {
             metadata,
             session,
@@ -124,7 +121,7 @@ impl ActiveRun {
         if !same_release(&record.release, &collector.release) {
             record.release.clone_from(&collector.release);
         }
-        record.started_at = started_at;
+        record.started_at = time.timestamp();
         record.stop_reason = Cow::Borrowed(UNSET_STOP_REASON);
         if let StartMetadata::Set(metadata) = metadata {
             record.metadata = metadata;
