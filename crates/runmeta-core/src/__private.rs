@@ -210,7 +210,7 @@ pub trait TextViaStr {
     /// The session id.
     fn session_id(&self) -> std::sync::Arc<str>;
     /// The model, interned.
-    fn model_name(&self) -> std::borrow::Cow<'static, str>;
+    fn model_name(&self) -> Option<std::borrow::Cow<'static, str>>;
 }
 
 impl<T: AsRef<str> + ?Sized> TextViaStr for TextProbe<'_, T> {
@@ -219,7 +219,7 @@ impl<T: AsRef<str> + ?Sized> TextViaStr for TextProbe<'_, T> {
         crate::run::session_id_str(self.0.as_ref())
     }
     #[inline]
-    fn model_name(&self) -> std::borrow::Cow<'static, str> {
+    fn model_name(&self) -> Option<std::borrow::Cow<'static, str>> {
         crate::run::model_name_str(self.0.as_ref())
     }
 }
@@ -229,7 +229,7 @@ pub trait TextViaDisplay {
     /// The session id.
     fn session_id(&self) -> std::sync::Arc<str>;
     /// The model, interned.
-    fn model_name(&self) -> std::borrow::Cow<'static, str>;
+    fn model_name(&self) -> Option<std::borrow::Cow<'static, str>>;
 }
 
 impl<T: std::fmt::Display + ?Sized> TextViaDisplay for &TextProbe<'_, T> {
@@ -238,7 +238,7 @@ impl<T: std::fmt::Display + ?Sized> TextViaDisplay for &TextProbe<'_, T> {
         crate::run::session_id(self.0)
     }
     #[inline]
-    fn model_name(&self) -> std::borrow::Cow<'static, str> {
+    fn model_name(&self) -> Option<std::borrow::Cow<'static, str>> {
         crate::run::model_name(self.0)
     }
 }

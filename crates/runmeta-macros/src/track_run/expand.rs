@@ -37,10 +37,11 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
         })) => {
             quote!(::core::option::Option::Some(::std::borrow::Cow::Borrowed(#s)))
         }
-        Some(e) => quote!(::core::option::Option::Some({
+        // Already an `Option`, as the arguments hold it: written straight into them.
+        Some(e) => quote!({
             use ::runmeta::__private::{TextViaDisplay as _, TextViaStr as _};
             (&::runmeta::__private::TextProbe(&(#e))).model_name()
-        })),
+        }),
         None => quote!(::core::option::Option::None),
     };
     let spec = quote! {
