@@ -224,6 +224,26 @@ fn redacted_values_never_leak() {
         .unwrap_err()
         .to_string();
     assert!(!err.contains("4242"), "{err}");
+    // Nor any part of a redacted deadline, however it is wrong.
+    #[derive(RunMetadata)]
+    struct SecretDate {
+        #[run_metadata(redact)]
+        birthday: Deadline,
+    }
+    for bad in [
+        "1987-02-30T00:00:00Z",
+        "1987-13-01T00:00:00Z",
+        "1987-04-01T25:00:00Z",
+    ] {
+        let err = SecretDate::from_json_str(&format!(r#"{{"birthday": "{bad}"}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("1987") && !err.contains("13") && !err.contains("25"),
+            "{err}"
+        );
+        assert!(err.contains("birthday"), "{err}");
+    }
 }
 
 #[test]
@@ -356,6 +376,15 @@ fn metadata_enum_derive() {
         serde_json::from_str::<RequestType>("\"other\"").unwrap(),
         RequestType::SomethingElse
     );
+    // A raw identifier's wire name is the word itself.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, MetadataEnum)]
+    #[allow(non_camel_case_types)]
+    enum Keyword {
+        r#match,
+        Other,
+    }
+    assert_eq!(Keyword::VALUES, ["match", "other"]);
+    assert_eq!("match".parse::<Keyword>(), Ok(Keyword::r#match));
 }
 
 #[test]

@@ -130,6 +130,67 @@ fn sync_outcomes() {
     assert_eq!(run.stop_reason, "panicked");
 }
 
+#[track_run(agent = "impl_ok_type")]
+fn impl_ok_type(fail: bool) -> Result<impl std::fmt::Display, AgentError> {
+    if fail {
+        return Err(AgentError::RateLimited);
+    }
+    Ok(1)
+}
+
+#[track_run(agent = "impl_error_type")]
+fn impl_error_type(fail: bool) -> Result<u32, impl std::fmt::Debug> {
+    if fail {
+        return Err(PlainError);
+    }
+    Ok(1)
+}
+
+#[track_run(agent = "impl_ok_type_async")]
+async fn impl_ok_type_async(fail: bool) -> Result<impl std::fmt::Display, PlainError> {
+    if fail {
+        return Err(PlainError);
+    }
+    Ok(1)
+}
+
+#[track_run]
+fn r#match() -> u32 {
+    1
+}
+
+#[test]
+fn impl_trait_in_a_result_is_still_classified_by_its_variant() {
+    sink();
+    assert!(impl_ok_type(true).is_err());
+    assert!(impl_ok_type(false).is_ok());
+    let statuses: Vec<_> = runs("impl_ok_type").iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [RunStatus::Error, RunStatus::Success]);
+    assert_eq!(
+        runs("impl_ok_type")[0].error_class.as_deref(),
+        Some("rate_limit"),
+        "a nameable error type keeps its ErrorClass"
+    );
+
+    assert!(impl_error_type(true).is_err());
+    let run = only("impl_error_type");
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.error_class.as_deref(), Some("PlainError"));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert!(rt.block_on(impl_ok_type_async(true)).is_err());
+    assert_eq!(only("impl_ok_type_async").status, RunStatus::Error);
+}
+
+#[test]
+fn a_raw_identifier_names_the_agent_without_its_prefix() {
+    sink();
+    assert_eq!(r#match(), 1);
+    assert_eq!(only("match").status, RunStatus::Success);
+}
+
 struct Agent {
     calls: u32,
 }

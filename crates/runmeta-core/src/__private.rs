@@ -139,6 +139,13 @@ pub use crate::run::{
     Tracked, ViaErrorClass, ViaTypeName,
 };
 
+/// The class of an error whose type the macro cannot name (`Result<T, impl Debug>`): the
+/// short name of the type behind it, as [`ViaTypeName`] gives.
+#[must_use]
+pub fn opaque_error_class<E>(_: &E) -> ::std::borrow::Cow<'static, str> {
+    ::std::borrow::Cow::Borrowed(crate::run::short_type_name::<E>())
+}
+
 /// Turns the value of `metadata = expr` into the run's metadata: validated, and copied into
 /// the record the run will fill.
 pub trait MetadataArg {

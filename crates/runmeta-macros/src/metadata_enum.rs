@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use proc_macro2::TokenStream;
 use quote::quote;
+use syn::ext::IdentExt as _;
 use syn::{Data, DeriveInput, Fields, LitStr};
 
 use crate::errors::Errors;
@@ -99,7 +100,7 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
                 (value, lit.span())
             }
             None => {
-                let name = v.ident.to_string();
+                let name = v.ident.unraw().to_string();
                 match runmeta_rules::to_snake_case_name(&name) {
                     Some(snake) => (snake, v.ident.span()),
                     None => {
@@ -133,7 +134,7 @@ fn unreachable_tokens() -> TokenStream {
 
 fn expand(input: &DeriveInput, variants: &[Variant<'_>]) -> TokenStream {
     let ident = &input.ident;
-    let name = ident.to_string();
+    let name = ident.unraw().to_string();
     let idents: Vec<_> = variants.iter().map(|v| v.ident).collect();
     // A variant with fields is an error reported by `derive`; it is left out of the values
     // so that the impl still compiles and the user sees that one error.

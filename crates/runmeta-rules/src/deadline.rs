@@ -68,6 +68,28 @@ impl fmt::Display for DeadlineError {
 
 impl std::error::Error for DeadlineError {}
 
+impl DeadlineError {
+    /// The message without any part of the value written: for a redacted field.
+    ///
+    /// ```
+    /// let err = runmeta_rules::parse_rfc3339("2024-02-30T00:00:00Z").unwrap_err();
+    /// assert_eq!(err.to_string(), "deadline date 2024-02-30 does not exist in the calendar");
+    /// assert_eq!(err.value_free(), "deadline date does not exist in the calendar");
+    /// ```
+    #[must_use]
+    pub fn value_free(&self) -> String {
+        match self {
+            Self::OutOfRange {
+                field, min, max, ..
+            } => {
+                format!("deadline {field} is out of range ({min}..={max})")
+            }
+            Self::ImpossibleDate { .. } => "deadline date does not exist in the calendar".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
 struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,

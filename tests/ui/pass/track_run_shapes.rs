@@ -47,6 +47,30 @@ pub fn iterator(n: u32) -> impl Iterator<Item = u32> {
     0..n
 }
 
+/// A one-line body: no `unused_braces` from the block it is moved into.
+#[track_run]
+pub fn one_line(x: u32) -> u32 { x }
+
+/// A one-line async body.
+#[track_run]
+pub async fn one_line_async(x: u32) -> u32 { x }
+
+/// A one-line `impl Trait` body.
+#[track_run]
+pub fn one_line_impl(n: u32) -> impl Iterator<Item = u32> { 0..n }
+
+/// An `impl Trait` inside the `Result`.
+#[track_run]
+pub fn impl_in_result(n: u32) -> Result<impl std::fmt::Display, AgentError> { Ok(n) }
+
+/// An opaque error type.
+#[track_run]
+pub fn opaque_error(n: u32) -> Result<u32, impl std::fmt::Debug> { if n == 0 { return Err(AgentError); } Ok(n) }
+
+/// A raw identifier.
+#[track_run]
+pub fn r#match() -> u32 { 1 }
+
 /// A struct.
 pub struct Agent(u32);
 
@@ -78,6 +102,12 @@ fn main() {
     let _ = generic(1u8);
     let _ = future(1);
     let _ = iterator(3).count();
+    let _ = one_line(1);
+    let _ = one_line_async(1);
+    let _ = one_line_impl(1).count();
+    let _ = impl_in_result(1).is_ok();
+    let _ = opaque_error(1).is_ok();
+    let _ = r#match();
     let mut a = Agent(1);
     let _ = a.bump();
     let _ = a.ask("q");

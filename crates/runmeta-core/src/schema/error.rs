@@ -83,9 +83,14 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub(crate) fn invalid_deadline(err: &DeadlineError) -> Self {
+    /// `redact` keeps every part of the value out of the reason.
+    pub(crate) fn invalid_deadline(err: &DeadlineError, redact: bool) -> Self {
         Problem::InvalidDeadline {
-            reason: err.to_string(),
+            reason: if redact {
+                err.value_free()
+            } else {
+                err.to_string()
+            },
         }
     }
 }

@@ -287,10 +287,10 @@ float_field!(f32, f64);
 
 impl MetadataField for Deadline {
     const TYPE: FieldType = FieldType::Deadline;
-    fn from_raw(raw: RawValue<'_>, _redact: bool) -> Result<Self, Problem> {
+    fn from_raw(raw: RawValue<'_>, redact: bool) -> Result<Self, Problem> {
         match raw {
             RawValue::Str(s) | RawValue::Text(s) => {
-                Deadline::parse(&s).map_err(|e| Problem::invalid_deadline(&e))
+                Deadline::parse(&s).map_err(|e| Problem::invalid_deadline(&e, redact))
             }
             other => Err(wrong_type("an RFC 3339 deadline string", &other)),
         }

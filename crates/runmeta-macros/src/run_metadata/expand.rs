@@ -3,6 +3,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt as _;
 use syn::Ident;
 
 use super::ast::{Field, Input};
@@ -13,7 +14,7 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
         .opts
         .name
         .as_ref()
-        .map_or_else(|| ident.to_string(), syn::LitStr::value);
+        .map_or_else(|| ident.unraw().to_string(), syn::LitStr::value);
     let version = input
         .opts
         .version
@@ -175,7 +176,7 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
 }
 
 fn descriptor(f: &Field<'_>) -> TokenStream {
-    let (key, field, ty, doc) = (&f.key, f.ident.to_string(), f.ty, &f.doc);
+    let (key, field, ty, doc) = (&f.key, f.ident.unraw().to_string(), f.ty, &f.doc);
     let (label, redact) = (f.opts.label.is_some(), f.opts.redact.is_some());
     let (sla_deadline, sla_target) = (f.opts.sla_deadline.is_some(), f.opts.sla_target.is_some());
     let field_type = match &f.opts.range {

@@ -2,7 +2,9 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
+use syn::ext::IdentExt as _;
 use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::{Block, Expr, ItemFn, ReturnType, Stmt, Type};
 
 use super::attr::Options;
@@ -11,7 +13,7 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
     let agent = options
         .agent
         .as_ref()
-        .map_or_else(|| func.sig.ident.to_string(), syn::LitStr::value);
+        .map_or_else(|| func.sig.ident.unraw().to_string(), syn::LitStr::value);
     let team = match &options.team {
         Some(t) => quote!(::core::option::Option::Some(#t)),
         None => quote!(::core::option::Option::None),
@@ -100,14 +102,17 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
         let output = return_type(&func.sig.output);
         let classify = classify(output.as_ref());
         let fake_return = fake_return(output.as_ref());
+        // The body's statements, not its block: `{ #fake_return { x } }` would trip
+        // `unused_braces` on a one-line body.
+        let stmts = &block.stmts;
         let body = match &record_usage {
             Some(record) => quote!({
                 #[allow(clippy::redundant_closure_call)]
-                let __runmeta_ret = (|| { #fake_return #block })();
+                let __runmeta_ret = (|| { #fake_return #(#stmts)* })();
                 #record
                 __runmeta_ret
             }),
-            None => quote!({ #fake_return #block }),
+            None => quote!({ #fake_return #(#stmts)* }),
         };
         // A sync call's run starts before its arguments are prepared.
         quote!({
@@ -167,13 +172,14 @@ fn async_block(
     record_usage: Option<&TokenStream>,
 ) -> TokenStream {
     let fake_return = fake_return(output);
+    let stmts = &block.stmts;
     match record_usage {
         Some(record) => quote!(async move {
-            let __runmeta_ret = async move { #fake_return #block }.await;
+            let __runmeta_ret = async move { #fake_return #(#stmts)* }.await;
             #record
             __runmeta_ret
         }),
-        None => quote!(async move { #fake_return #block }),
+        None => quote!(async move { #fake_return #(#stmts)* }),
     }
 }
 
@@ -197,17 +203,69 @@ fn async_block_expr(
 /// error's class), anything else a success.
 fn classify(output: Option<&Type>) -> TokenStream {
     match output {
-        Some(ty) if is_result(ty) && !has_impl_trait(ty) => quote! {
-            |__runmeta_ret: &#ty| match __runmeta_ret {
-                ::core::result::Result::Ok(_) => ::runmeta::__private::Outcome::SUCCESS,
-                ::core::result::Result::Err(__runmeta_err) => {
+        Some(ty) if is_result(ty) => {
+            // An opaque error type is known only after the body is checked: the probe,
+            // which picks its arm by the type, cannot run on it.
+            let class = if error_type(ty).is_some_and(has_impl_trait) {
+                quote!(::runmeta::__private::opaque_error_class(__runmeta_err))
+            } else {
+                quote!({
                     #[allow(unused_imports)]
                     use ::runmeta::__private::{ViaErrorClass as _, ViaTypeName as _};
-                    ::runmeta::__private::Outcome::error((&::runmeta::__private::ClassProbe(__runmeta_err)).class())
+                    (&::runmeta::__private::ClassProbe(__runmeta_err)).class()
+                })
+            };
+            let ty = infer_impl_traits(ty);
+            quote! {
+                |__runmeta_ret: &#ty| match __runmeta_ret {
+                    ::core::result::Result::Ok(_) => ::runmeta::__private::Outcome::SUCCESS,
+                    ::core::result::Result::Err(__runmeta_err) => ::runmeta::__private::Outcome::error(#class),
                 }
             }
-        },
+        }
         _ => quote!(|_| ::runmeta::__private::Outcome::SUCCESS),
+    }
+}
+
+/// The type with each `impl Trait` in it replaced by `_`, which a closure's parameter may
+/// name: `Result<impl Display, E>` → `Result<_, E>`, still classified by its variant.
+fn infer_impl_traits(ty: &Type) -> Type {
+    struct Infer;
+    impl VisitMut for Infer {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(imp) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](syn::spanned::Spanned::span(imp)),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    Infer.visit_type_mut(&mut ty);
+    ty
+}
+
+/// `E` of `Result<T, E>` (`None` for an alias that fixes it, `io::Result<T>`).
+fn error_type(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Path(p) => {
+            let syn::PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments
+            else {
+                return None;
+            };
+            args.args
+                .iter()
+                .filter_map(|a| match a {
+                    syn::GenericArgument::Type(t) => Some(t),
+                    _ => None,
+                })
+                .nth(1)
+        }
+        Type::Group(g) => error_type(&g.elem),
+        Type::Paren(p) => error_type(&p.elem),
+        _ => None,
     }
 }
 

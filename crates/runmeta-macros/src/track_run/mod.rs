@@ -28,6 +28,14 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             "#[track_run] cannot measure a `const fn`: timing needs the clock at run time",
         );
     }
+    if let syn::ReturnType::Type(_, ty) = &func.sig.output {
+        if let syn::Type::Never(never) = &**ty {
+            errors.error_at(
+                never,
+                "#[track_run] cannot measure a fn that never returns (`-> !`): a run is recorded when it ends; track the work done inside it instead",
+            );
+        }
+    }
     if !errors.is_empty() {
         // The fn is emitted untouched so that its callers still compile.
         let compile_errors = errors.into_compile_errors();
