@@ -357,3 +357,54 @@ proptest! {
         import_case(&bytes);
     }
 }
+
+/// The SLA fields are named by the schema, never guessed from values: another field with the
+/// same instant or the same number of seconds, first in both schema and key order, is not
+/// taken for them, and a redacted one is
+/// not named (its value is masked in every output).
+#[test]
+fn sla_keys_come_from_the_schema_not_from_equal_values() {
+    use runmeta::prelude::{Deadline, RunMetadata};
+
+    #[derive(RunMetadata)]
+    struct Ticket {
+        created_at: Deadline,
+        #[run_metadata(sla_deadline)]
+        due: Deadline,
+        attempts: u32,
+        #[run_metadata(sla_target)]
+        budget_seconds: u32,
+    }
+    #[derive(RunMetadata)]
+    struct Hidden {
+        #[run_metadata(sla_deadline, redact)]
+        due: Deadline,
+    }
+
+    let when = "2025-03-01T10:00:00Z";
+    let ticket = Ticket::from_json_str(&format!(
+        r#"{{"created_at": "{when}", "due": "{when}", "attempts": 30, "budget_seconds": 30}}"#
+    ))
+    .expect("valid ticket");
+    let mut run = RunRecord::new("sla_keys", t("2025-03-01T09:00:00Z"));
+    run.metadata = Some(MetadataRecord::new(MetadataValue::new(ticket)));
+    let json = run.metadata.as_ref().unwrap().to_json();
+    assert_eq!(json["sla_deadline_key"], "due");
+    assert_eq!(json["sla_target_key"], "budget_seconds");
+
+    let mut s = store();
+    s.insert(std::slice::from_ref(&run)).expect("insert");
+    let back = s.run(run.run_id).expect("read").expect("stored");
+    let meta = back.metadata.expect("metadata kept");
+    assert_eq!(meta.to_json()["sla_deadline_key"], "due");
+    assert_eq!(meta.to_json()["sla_target_key"], "budget_seconds");
+    assert_eq!(meta.value.sla_target(), Some(Duration::from_secs(30)));
+
+    let hidden = Hidden::from_json_str(&format!(r#"{{"due": "{when}"}}"#)).expect("valid");
+    let meta = MetadataRecord::new(MetadataValue::new(hidden));
+    assert!(
+        meta.to_json().get("sla_deadline_key").is_none(),
+        "{}",
+        meta.to_json()
+    );
+}

@@ -290,32 +290,15 @@ fn run_flags(run: &RunRecord, sla: &runmeta_core::sla::SlaOutcome) -> i64 {
 /// and removing keys again cost a third of `encode`.
 fn metadata_text(m: &runmeta_core::run::MetadataRecord) -> Option<String> {
     let meta = &*m.value;
-    let (deadline, target) = (meta.sla_deadline(), meta.sla_target());
-    // The values as a map only when an SLA key must be found among them; else written
-    // straight from the metadata (no copy of every value).
-    let values = (deadline.is_some() || target.is_some()).then(|| meta.to_json());
     let mut head = Map::new();
     if let Some(errors) = &m.errors {
         head.insert("errors".into(), errors.to_json());
     }
-    if let (Some(deadline), Some(values)) = (deadline, &values) {
-        // The key holding the deadline: the first string that reads as the same deadline.
-        if let Some((key, _)) = values
-            .iter()
-            .find(|(_, v)| v.as_str().and_then(|s| s.parse().ok()) == Some(deadline))
-        {
-            head.insert("sla_deadline_key".into(), Value::String(key.clone()));
-        }
+    if let Some(key) = meta.sla_deadline_key() {
+        head.insert("sla_deadline_key".into(), Value::String(key.to_owned()));
     }
-    if let (Some(target), Some(values)) = (target, &values) {
-        // The key holding the target: the first number that reads as the same duration.
-        if let Some((key, _)) = values.iter().find(|(_, v)| {
-            v.as_f64()
-                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
-                == Some(target)
-        }) {
-            head.insert("sla_target_key".into(), Value::String(key.clone()));
-        }
+    if let Some(key) = meta.sla_target_key() {
+        head.insert("sla_target_key".into(), Value::String(key.to_owned()));
     }
     let mut out: Vec<u8> = Vec::with_capacity(METADATA_SIZE.try_with(SizeHint::get).unwrap_or(64));
     out.push(b'{');
@@ -326,10 +309,7 @@ fn metadata_text(m: &runmeta_core::run::MetadataRecord) -> Option<String> {
         out.push(b',');
     }
     out.extend_from_slice(br#""values":"#);
-    match &values {
-        Some(values) => serde_json::to_writer(&mut out, values).ok()?,
-        None => meta.write_json(&mut out).ok()?,
-    }
+    meta.write_json(&mut out).ok()?;
     out.push(b'}');
     let _ = METADATA_SIZE.try_with(|hint| hint.set(out.len()));
     String::from_utf8(out).ok()

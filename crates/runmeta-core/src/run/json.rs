@@ -16,7 +16,7 @@ use crate::metrics::json::{
 use crate::metrics::json_calls::{details_from_json, details_json};
 use crate::metrics::{Cost, JsonFieldError, MessageMetrics, Metrics, ToolCallMetrics};
 use crate::schema::limits::MAX_KEYS;
-use crate::schema::{DynMetadata, FieldError, JsonMetadata, MetadataErrors, Problem};
+use crate::schema::{FieldError, JsonMetadata, MetadataErrors, Problem};
 
 /// A run record's JSON could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -319,10 +319,10 @@ impl MetadataRecord {
         let mut map = Map::new();
         map.insert("schema".to_owned(), meta.schema_name().into());
         map.insert("version".to_owned(), meta.schema_version().into());
-        if let Some(key) = sla_deadline_key(meta, &values) {
+        if let Some(key) = meta.sla_deadline_key() {
             map.insert("sla_deadline_key".to_owned(), key.into());
         }
-        if let Some(key) = sla_target_key(meta, &values) {
+        if let Some(key) = meta.sla_target_key() {
             map.insert("sla_target_key".to_owned(), key.into());
         }
         map.insert("values".to_owned(), Value::Object(values));
@@ -401,24 +401,6 @@ impl MetadataRecord {
             errors,
         })
     }
-}
-
-/// The key holding the SLA deadline: the first value that reads as the same instant.
-fn sla_deadline_key(meta: &dyn DynMetadata, values: &Map<String, Value>) -> Option<String> {
-    let deadline = meta.sla_deadline()?;
-    values
-        .iter()
-        .find(|(_, v)| v.as_str().and_then(|s| s.parse().ok()) == Some(deadline))
-        .map(|(k, _)| k.clone())
-}
-
-/// The key holding the SLA target: the first number that reads as the same duration.
-fn sla_target_key(meta: &dyn DynMetadata, values: &Map<String, Value>) -> Option<String> {
-    let target = meta.sla_target()?;
-    values
-        .iter()
-        .find(|(_, v)| v.as_f64().and_then(|s| Duration::try_from_secs_f64(s).ok()) == Some(target))
-        .map(|(k, _)| k.clone())
 }
 
 /// The JSON type names `Problem::WrongType` uses.

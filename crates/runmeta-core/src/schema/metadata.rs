@@ -162,6 +162,15 @@ pub trait DynMetadata: std::any::Any + Send + Sync + fmt::Debug {
     fn sla_deadline(&self) -> Option<Deadline>;
     /// The duration field marked `sla_target_seconds`, if set.
     fn sla_target(&self) -> Option<Duration>;
+    /// The key of the field [`DynMetadata::sla_deadline`] reads, when it is set and shown
+    /// (a redacted field's value is masked in any output, so no reader could use it).
+    fn sla_deadline_key(&self) -> Option<&str> {
+        None
+    }
+    /// The key of the field [`DynMetadata::sla_target`] reads, when it is set and shown.
+    fn sla_target_key(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl<M: RunMetadata + fmt::Debug> DynMetadata for M {
@@ -215,6 +224,14 @@ impl<M: RunMetadata + fmt::Debug> DynMetadata for M {
     fn sla_target(&self) -> Option<Duration> {
         let index = M::SCHEMA.fields.iter().position(|f| f.sla_target_seconds)?;
         self.value_at(index).as_seconds()
+    }
+    fn sla_deadline_key(&self) -> Option<&str> {
+        let field = M::SCHEMA.fields.iter().find(|f| f.sla_deadline)?;
+        (!field.redact && self.sla_deadline().is_some()).then_some(field.key)
+    }
+    fn sla_target_key(&self) -> Option<&str> {
+        let field = M::SCHEMA.fields.iter().find(|f| f.sla_target_seconds)?;
+        (!field.redact && self.sla_target().is_some()).then_some(field.key)
     }
 }
 
@@ -281,5 +298,11 @@ impl DynMetadata for JsonMetadata {
         let key = self.sla_target_key.as_deref()?;
         let secs = self.values.get(key)?.as_f64()?;
         Duration::try_from_secs_f64(secs).ok()
+    }
+    fn sla_deadline_key(&self) -> Option<&str> {
+        self.sla_deadline().and(self.sla_deadline_key.as_deref())
+    }
+    fn sla_target_key(&self) -> Option<&str> {
+        self.sla_target().and(self.sla_target_key.as_deref())
     }
 }
