@@ -197,6 +197,18 @@ fn reports_every_problem_at_once() {
     let json = errors.to_json();
     assert_eq!(json["errors"][1]["problem"], "not_allowed");
     assert_eq!(json["errors"][1]["key"], "priority");
+
+    // A value the field's type cannot hold is told against the declared range too.
+    let too_big = input.replace(r#""escalation_level": 7"#, r#""escalation_level": 300"#);
+    let errors = SupportRun::from_json_str(&too_big).unwrap_err();
+    assert_eq!(
+        errors.for_key("escalation_level"),
+        Some(&Problem::OutOfRange {
+            found: Some("300".into()),
+            min: 1,
+            max: 3
+        })
+    );
 }
 
 #[test]

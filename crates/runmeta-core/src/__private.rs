@@ -4,9 +4,9 @@ pub use crate::__impl_enum_field;
 pub use crate::schema::input::Builder;
 pub use crate::schema::RegistryEntry;
 pub use crate::schema::{
-    check_range, deserialize_enum, enum_from_raw, parse_enum, Deadline, FieldDescriptor,
-    FieldError, FieldType, FieldValue, LabelField, MetadataEnum, MetadataErrors, MetadataField,
-    Problem, RawValue, RunMetadata, SchemaDescriptor, UnknownVariant, REDACTED,
+    against_range, check_range, deserialize_enum, enum_from_raw, parse_enum, Deadline,
+    FieldDescriptor, FieldError, FieldType, FieldValue, LabelField, MetadataEnum, MetadataErrors,
+    MetadataField, Problem, RawValue, RunMetadata, SchemaDescriptor, UnknownVariant, REDACTED,
 };
 pub use serde;
 pub use std;

@@ -275,7 +275,7 @@ macro_rules! float_field {
                 if v.is_finite() { Ok(v) } else { Err(Problem::NonFinite) }
             }
             fn value(&self) -> FieldValue<'_> {
-                FieldValue::Float(f64::from(*self))
+                FieldValue::Float(Widen::widen(*self))
             }
             fn check(&self) -> Result<(), Problem> {
                 if self.is_finite() { Ok(()) } else { Err(Problem::NonFinite) }
@@ -284,6 +284,50 @@ macro_rules! float_field {
     )*};
 }
 float_field!(f32, f64);
+
+/// A float as the `f64` that is written the same: `0.1_f32` is `0.1`, not the
+/// `0.10000000149011612` that `f64::from` gives.
+trait Widen {
+    fn widen(self) -> f64;
+}
+
+impl Widen for f64 {
+    fn widen(self) -> f64 {
+        self
+    }
+}
+
+impl Widen for f32 {
+    fn widen(self) -> f64 {
+        use std::fmt::Write as _;
+        /// Room for the longest shortest form of an `f32` (`-1.17549435e-38`).
+        struct Digits {
+            bytes: [u8; 32],
+            len: usize,
+        }
+        impl std::fmt::Write for Digits {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                let end = self.len + s.len();
+                self.bytes
+                    .get_mut(self.len..end)
+                    .ok_or(std::fmt::Error)?
+                    .copy_from_slice(s.as_bytes());
+                self.len = end;
+                Ok(())
+            }
+        }
+        let mut digits = Digits {
+            bytes: [0; 32],
+            len: 0,
+        };
+        // The shortest digits that read back as `self`, read as an `f64`.
+        write!(digits, "{self:e}")
+            .ok()
+            .and_then(|()| std::str::from_utf8(&digits.bytes[..digits.len]).ok())
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(f64::from(self))
+    }
+}
 
 impl MetadataField for Deadline {
     const TYPE: FieldType = FieldType::Deadline;
@@ -390,5 +434,59 @@ pub fn check_range<T: MetadataField>(
             max,
         }),
         _ => Ok(()),
+    }
+}
+
+/// A field's reading problem told against its declared `range`: a value its integer type
+/// cannot hold is outside `min..=max` too (the derive checks that the range fits the type),
+/// and the message names the range the schema allows, not the type's.
+#[must_use]
+pub fn against_range(problem: Problem, min: i128, max: i128) -> Problem {
+    match problem {
+        Problem::OutOfRange { found, .. } => Problem::OutOfRange { found, min, max },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_f32_is_written_as_its_own_digits() {
+        assert_eq!(0.1_f32.value(), FieldValue::Float(0.1));
+        assert_eq!((-2.5e-7_f32).value(), FieldValue::Float(-2.5e-7));
+        assert_eq!(f32::MAX.value(), FieldValue::Float(3.402_823_5e38));
+        assert_eq!(
+            f32::MIN_POSITIVE.value(),
+            FieldValue::Float(1.175_494_4e-38)
+        );
+        // Every value reads back as itself.
+        for bits in (0..u32::MAX).step_by(9_973) {
+            let x = f32::from_bits(bits);
+            if x.is_finite() {
+                #[allow(clippy::cast_possible_truncation)]
+                let back = x.widen() as f32;
+                assert_eq!(back.to_bits(), x.to_bits(), "{x:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_range_names_the_declared_bounds_for_a_value_the_type_cannot_hold() {
+        let read = u8::from_raw(RawValue::I64(300), false).unwrap_err();
+        assert_eq!(
+            against_range(read, 1, 3),
+            Problem::OutOfRange {
+                found: Some("300".into()),
+                min: 1,
+                max: 3
+            }
+        );
+        assert_eq!(
+            against_range(Problem::NonFinite, 1, 3),
+            Problem::NonFinite,
+            "other problems are kept"
+        );
     }
 }

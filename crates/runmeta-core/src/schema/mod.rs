@@ -17,7 +17,9 @@ pub use enums::{
     Priority, UnknownVariant,
 };
 pub use error::{limits, FieldError, MetadataErrors, Problem};
-pub use field::{check_range, enum_from_raw, FieldValue, LabelField, MetadataField, RawValue};
+pub use field::{
+    against_range, check_range, enum_from_raw, FieldValue, LabelField, MetadataField, RawValue,
+};
 pub use input::UnknownKeys;
 pub use json_schema::json_schema;
 pub use metadata::{DynMetadata, JsonMetadata, Labels, RunMetadata, REDACTED};

@@ -52,14 +52,20 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     });
     let set_arms = input.fields.iter().zip(&indices).zip(&slots).map(|((f, i), slot)| {
         let (ty, redact) = (f.ty, f.opts.redact.is_some());
-        let range = f.opts.range.as_ref().map(|r| {
-            let (min, max) = (r.min, r.max);
-            quote!(::runmeta::__private::check_range(&value, #min, #max, #redact)?;)
-        });
-        quote_spanned! {f.ty_span()=>
+        let read = quote_spanned!(f.ty_span()=> <#ty as ::runmeta::__private::MetadataField>::from_raw(raw, #redact));
+        let read = match &f.opts.range {
+            Some(r) => {
+                let (min, max) = (r.min, r.max);
+                quote! {
+                    let value = #read.map_err(|p| ::runmeta::__private::against_range(p, #min, #max))?;
+                    ::runmeta::__private::check_range(&value, #min, #max, #redact)?;
+                }
+            }
+            None => quote!(let value = #read?;),
+        };
+        quote! {
             #i => {
-                let value = <#ty as ::runmeta::__private::MetadataField>::from_raw(raw, #redact)?;
-                #range
+                #read
                 self.#slot = ::core::option::Option::Some(value);
             }
         }
