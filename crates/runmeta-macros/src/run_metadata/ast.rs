@@ -4,7 +4,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type};
 
-use super::attr::{doc_of, serde_rename, FieldOpts, StructOpts};
+use super::attr::{doc_of, serde_names, FieldOpts, StructOpts};
 use crate::errors::Errors;
 
 pub(crate) struct Input<'a> {
@@ -12,6 +12,8 @@ pub(crate) struct Input<'a> {
     pub vis: &'a syn::Visibility,
     pub opts: StructOpts,
     pub doc: String,
+    /// The rules of the struct's `#[serde(rename_all ...)]`.
+    pub serde_rename_all: Vec<LitStr>,
     pub fields: Vec<Field<'a>>,
 }
 
@@ -22,7 +24,8 @@ pub(crate) struct Field<'a> {
     pub inner_ty: &'a Type,
     pub opts: FieldOpts,
     pub doc: String,
-    pub serde_rename: Option<LitStr>,
+    /// The names `#[serde(rename ...)]` gives the field.
+    pub serde_renames: Vec<LitStr>,
     /// The metadata key: the `rename` or the field's name.
     pub key: String,
     /// Where the key is written (the `rename` literal or the field's name).
@@ -77,7 +80,7 @@ impl<'a> Input<'a> {
                     inner_ty: option_inner(&f.ty).unwrap_or(&f.ty),
                     opts,
                     doc: doc_of(&f.attrs),
-                    serde_rename: serde_rename(&f.attrs),
+                    serde_renames: serde_names(&f.attrs, "rename"),
                     key,
                     key_span,
                 })
@@ -88,6 +91,7 @@ impl<'a> Input<'a> {
             vis: &input.vis,
             opts,
             doc: doc_of(&input.attrs),
+            serde_rename_all: serde_names(&input.attrs, "rename_all"),
             fields,
         })
     }

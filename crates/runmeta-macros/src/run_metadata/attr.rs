@@ -203,21 +203,60 @@ fn int_of(expr: &Expr, errors: &mut Errors) -> Option<i128> {
     }
 }
 
-/// The `rename = "..."` of a field's `#[serde(...)]`, if any.
-pub(crate) fn serde_rename(attrs: &[syn::Attribute]) -> Option<LitStr> {
-    let mut rename = None;
+/// The names a `#[serde(...)]` option `name` gives: `name = "x"` → `["x"]`,
+/// `name(serialize = "x", deserialize = "y")` → `["x", "y"]`. For a field's `rename`, a
+/// struct's `rename_all`.
+pub(crate) fn serde_names(attrs: &[syn::Attribute], name: &str) -> Vec<LitStr> {
+    let mut names = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         // Other serde options are not ours to check; a parse failure leaves them to serde.
         let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("rename") && meta.input.peek(syn::Token![=]) {
-                rename = Some(meta.value()?.parse::<LitStr>()?);
-            } else {
-                skip_value(&meta)?;
+            if !meta.path.is_ident(name) {
+                return skip_value(&meta);
+            }
+            if meta.input.peek(syn::Token![=]) {
+                names.push(meta.value()?.parse::<LitStr>()?);
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.parse_nested_meta(|side| {
+                    if side.path.is_ident("serialize") || side.path.is_ident("deserialize") {
+                        names.push(side.value()?.parse::<LitStr>()?);
+                        Ok(())
+                    } else {
+                        skip_value(&side)
+                    }
+                })?;
             }
             Ok(())
         });
     }
-    rename
+    names
+}
+
+/// The name serde's `rename_all = rule` gives the snake_case field `field`; `None` for a rule
+/// serde does not know (serde reports it).
+pub(crate) fn serde_case(rule: &str, field: &str) -> Option<String> {
+    let capitalized = |word: &str| {
+        let mut chars = word.chars();
+        chars.next().map_or_else(String::new, |c| {
+            c.to_uppercase().chain(chars).collect::<String>()
+        })
+    };
+    let pascal = || field.split('_').map(capitalized).collect::<String>();
+    Some(match rule {
+        "lowercase" | "snake_case" => field.to_ascii_lowercase(),
+        "UPPERCASE" | "SCREAMING_SNAKE_CASE" => field.to_ascii_uppercase(),
+        "PascalCase" => pascal(),
+        "camelCase" => {
+            let pascal = pascal();
+            let mut chars = pascal.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_lowercase().chain(chars).collect::<String>()
+            })
+        }
+        "kebab-case" => field.to_ascii_lowercase().replace('_', "-"),
+        "SCREAMING-KEBAB-CASE" => field.to_ascii_uppercase().replace('_', "-"),
+        _ => return None,
+    })
 }
 
 /// The text of `///` doc comments, trimmed and joined with newlines.
@@ -236,4 +275,35 @@ pub(crate) fn doc_of(attrs: &[syn::Attribute]) -> String {
         })
         .collect();
     lines.join("\n").trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serde_case;
+
+    #[test]
+    fn serde_cases_of_a_snake_case_field() {
+        let cases = [
+            ("lowercase", "ticket_id"),
+            ("snake_case", "ticket_id"),
+            ("UPPERCASE", "TICKET_ID"),
+            ("SCREAMING_SNAKE_CASE", "TICKET_ID"),
+            ("PascalCase", "TicketId"),
+            ("camelCase", "ticketId"),
+            ("kebab-case", "ticket-id"),
+            ("SCREAMING-KEBAB-CASE", "TICKET-ID"),
+        ];
+        for (rule, name) in cases {
+            assert_eq!(
+                serde_case(rule, "ticket_id").as_deref(),
+                Some(name),
+                "{rule}"
+            );
+        }
+        assert_eq!(
+            serde_case("camelCase", "department").as_deref(),
+            Some("department")
+        );
+        assert_eq!(serde_case("Title Case", "ticket_id"), None);
+    }
 }

@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
+use syn::ext::IdentExt as _;
+
 use super::ast::{type_name, Field, Input};
+use super::attr::serde_case;
 use crate::errors::Errors;
 
 /// Integer types with their bounds, for `range` checks.
@@ -27,6 +30,7 @@ pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
             format!("a metadata schema has at most {MAX_FIELDS} fields"),
         );
     }
+    check_serde_rename_all(input, errors);
     let mut seen: HashMap<&str, &Field<'_>> = HashMap::new();
     let mut sla_deadline: Option<&Field<'_>> = None;
     let mut sla_target: Option<&Field<'_>> = None;
@@ -46,12 +50,12 @@ pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
                 ),
             );
         }
-        if let Some(rename) = &field.serde_rename {
+        for rename in &field.serde_renames {
             if rename.value() != field.key {
                 errors.error_at(
                     rename,
                     format!(
-                        "`#[serde(rename = \"{}\")]` differs from the metadata key `{}`: JSON read by serde and by RunMetadata would disagree; use the same name in both, e.g. `#[run_metadata(rename = \"{}\")]`",
+                        "serde names this field `{}`, but its metadata key is `{}`: JSON read by serde and by RunMetadata would disagree; use the same name in both, e.g. `#[run_metadata(rename = \"{}\")]`",
                         rename.value(),
                         field.key,
                         rename.value()
@@ -129,5 +133,37 @@ fn check_range(field: &Field<'_>, errors: &mut Errors) {
                 range.min, range.max
             ),
         );
+    }
+}
+
+/// A struct's `#[serde(rename_all = ...)]` must give each field (that serde does not rename
+/// itself) its metadata key.
+fn check_serde_rename_all(input: &Input<'_>, errors: &mut Errors) {
+    for rule in &input.serde_rename_all {
+        let differing: Vec<(String, &Field<'_>)> = input
+            .fields
+            .iter()
+            .filter(|f| f.serde_renames.is_empty())
+            .filter_map(|f| {
+                let name = serde_case(&rule.value(), &f.ident.unraw().to_string())?;
+                (name != f.key).then_some((name, f))
+            })
+            .collect();
+        if let Some((name, field)) = differing.first() {
+            let others = match differing.len() {
+                1 => String::new(),
+                2 => " (and 1 more field)".to_owned(),
+                n => format!(" (and {} more fields)", n - 1),
+            };
+            errors.error_at(
+                rule,
+                format!(
+                    "`#[serde(rename_all = \"{}\")]` names field `{}` `{name}`, but its metadata key is `{}`{others}: JSON read by serde and by RunMetadata would disagree; metadata keys are snake_case, so drop `rename_all` or rename each field in both",
+                    rule.value(),
+                    field.ident.unraw(),
+                    field.key,
+                ),
+            );
+        }
     }
 }
