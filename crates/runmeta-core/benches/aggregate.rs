@@ -94,6 +94,12 @@ impl DynMetadata for BenchMeta {
     fn sla_target(&self) -> Option<Duration> {
         None
     }
+    fn sla_deadline_key(&self) -> Option<&str> {
+        None
+    }
+    fn sla_target_key(&self) -> Option<&str> {
+        None
+    }
 }
 
 struct Rng(u64);

@@ -64,6 +64,12 @@ impl DynMetadata for SupportRun {
     fn sla_target(&self) -> Option<Duration> {
         Duration::try_from_secs_f64(self.sla_target_seconds).ok()
     }
+    fn sla_deadline_key(&self) -> Option<&str> {
+        Some("sla_deadline")
+    }
+    fn sla_target_key(&self) -> Option<&str> {
+        self.sla_target().map(|_| "sla_target_seconds")
+    }
 }
 
 fn start() -> Timestamp {

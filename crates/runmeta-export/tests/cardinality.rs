@@ -163,6 +163,12 @@ impl runmeta_core::schema::DynMetadata for ManyLabels {
     fn sla_target(&self) -> Option<std::time::Duration> {
         None
     }
+    fn sla_deadline_key(&self) -> Option<&str> {
+        None
+    }
+    fn sla_target_key(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The metadata labels (`k...`) of one sample line.

@@ -163,14 +163,12 @@ pub trait DynMetadata: std::any::Any + Send + Sync + fmt::Debug {
     /// The duration field marked `sla_target_seconds`, if set.
     fn sla_target(&self) -> Option<Duration>;
     /// The key of the field [`DynMetadata::sla_deadline`] reads, when it is set and shown
-    /// (a redacted field's value is masked in any output, so no reader could use it).
-    fn sla_deadline_key(&self) -> Option<&str> {
-        None
-    }
+    /// (a redacted field's value is masked in any output, so no reader could use it). A
+    /// record's JSON and the store name it, so that the deadline is read back from its
+    /// values.
+    fn sla_deadline_key(&self) -> Option<&str>;
     /// The key of the field [`DynMetadata::sla_target`] reads, when it is set and shown.
-    fn sla_target_key(&self) -> Option<&str> {
-        None
-    }
+    fn sla_target_key(&self) -> Option<&str>;
 }
 
 impl<M: RunMetadata + fmt::Debug> DynMetadata for M {
