@@ -417,6 +417,85 @@ fn json_schema_export() {
     assert!(required.contains(&"ticket_id".into()) && !required.contains(&"user_id".into()));
 }
 
+/// The exported JSON Schema and the runtime agree on what is valid metadata: the same answer
+/// for each document below, and where JSON Schema cannot say what the runtime checks (a
+/// string's length in bytes, an instant past year 9999 in UTC), JSON Schema is the looser.
+#[test]
+fn json_schema_and_runtime_agree() {
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&SupportRun::json_schema())
+        .expect("the exported schema compiles");
+    let reference: serde_json::Value = serde_json::from_str(REFERENCE).unwrap();
+    let with = |key: &str, value: serde_json::Value| {
+        let mut doc = reference.clone();
+        doc[key] = value;
+        doc
+    };
+    let without = |key: &str| {
+        let mut doc = reference.clone();
+        doc.as_object_mut().unwrap().remove(key);
+        doc
+    };
+    let same = [
+        reference.clone(),
+        with("escalation_level", 2.0.into()),
+        with("escalation_level", 2.5.into()),
+        with("escalation_level", 4.into()),
+        with("escalation_level", 0.into()),
+        with("escalation_level", "2".into()),
+        with("priority", "urgent".into()),
+        with("priority", serde_json::Value::Null),
+        with("user_id", serde_json::Value::Null),
+        with("user_id", "u-1".into()),
+        with("environment", "production".into()),
+        with("sla_deadline", "2024-01-15T14:00:00+02:00".into()),
+        with("sla_deadline", "2024-01-15T14:00:00.123456789Z".into()),
+        with("sla_deadline", "2024-01-15T14:00:00".into()),
+        with("sla_deadline", "2024-01-15 14:00:00Z".into()),
+        with("sla_deadline", "2024-02-30T14:00:00Z".into()),
+        with("sla_deadline", "2024-01-15T24:00:00Z".into()),
+        with("estimated_resolution_time_minutes", (-1).into()),
+        with(
+            "estimated_resolution_time_minutes",
+            u64::from(u32::MAX).into(),
+        ),
+        with(
+            "estimated_resolution_time_minutes",
+            (u64::from(u32::MAX) + 1).into(),
+        ),
+        with("ticket_id", "x".repeat(4096).into()),
+        with("ticket_id", "x".repeat(4097).into()),
+        with("ticket_id", 42.into()),
+        with("unknown", "x".into()),
+        without("ticket_id"),
+        without("estimated_resolution_time_minutes"),
+    ];
+    for doc in &same {
+        let runtime = SupportRun::from_json_str(&doc.to_string());
+        assert_eq!(
+            validator.is_valid(doc),
+            runtime.is_ok(),
+            "{doc}: runtime says {:?}",
+            runtime.err().map(|e| e.to_string())
+        );
+    }
+    let looser = [
+        // 2,049 characters, 4,098 bytes.
+        with("ticket_id", "é".repeat(2049).into()),
+        with("sla_deadline", "9999-12-31T23:30:00-01:00".into()),
+    ];
+    for doc in &looser {
+        assert!(validator.is_valid(doc), "{doc}");
+        assert!(
+            SupportRun::from_json_str(&doc.to_string()).is_err(),
+            "{doc}"
+        );
+    }
+    let string = &SupportRun::json_schema()["properties"]["ticket_id"];
+    assert_eq!(string["x-runmeta-max-bytes"], 4096, "{string}");
+}
+
 #[test]
 fn a_schema_without_registry_and_typed_validation() {
     #[derive(RunMetadata)]

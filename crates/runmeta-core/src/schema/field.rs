@@ -237,10 +237,22 @@ macro_rules! integer_field {
         impl MetadataField for $t {
             #[allow(clippy::cast_lossless)]
             const TYPE: FieldType = FieldType::Integer { min: <$t>::MIN as i128, max: <$t>::MAX as i128 };
+            #[allow(clippy::cast_lossless, clippy::cast_possible_truncation)]
             fn from_raw(raw: RawValue<'_>, redact: bool) -> Result<Self, Problem> {
                 let wide: i128 = match raw {
                     RawValue::I64(i) => i128::from(i),
                     RawValue::U64(u) => i128::from(u),
+                    // `2.0` is an integer to JSON Schema (and to a Python client's `json.dumps`).
+                    RawValue::F64(f) if f.is_finite() && f.fract() == 0.0 => {
+                        if f.abs() >= 1e38 {
+                            return Err(Problem::OutOfRange {
+                                found: shown(redact, f),
+                                min: <$t>::MIN as i128,
+                                max: <$t>::MAX as i128,
+                            });
+                        }
+                        f as i128
+                    }
                     RawValue::Text(ref s) => s.trim().parse::<i128>().map_err(|_| wrong_type("integer", &raw))?,
                     other => return Err(wrong_type("integer", &other)),
                 };
@@ -470,6 +482,35 @@ mod tests {
                 assert_eq!(back.to_bits(), x.to_bits(), "{x:e}");
             }
         }
+    }
+
+    #[test]
+    fn an_integral_float_is_an_integer_as_json_schema_has_it() {
+        assert_eq!(u8::from_raw(RawValue::F64(2.0), false), Ok(2));
+        assert_eq!(i64::from_raw(RawValue::F64(-3e3), false), Ok(-3000));
+        assert_eq!(
+            u8::from_raw(RawValue::F64(2.5), false),
+            Err(Problem::WrongType {
+                expected: "integer".into(),
+                found: "float"
+            })
+        );
+        assert_eq!(
+            u8::from_raw(RawValue::F64(256.0), false),
+            Err(Problem::OutOfRange {
+                found: Some("256".into()),
+                min: 0,
+                max: 255
+            })
+        );
+        assert_eq!(
+            u64::from_raw(RawValue::F64(1e300), true),
+            Err(Problem::OutOfRange {
+                found: None,
+                min: 0,
+                max: u64::MAX.into()
+            })
+        );
     }
 
     #[test]

@@ -9,6 +9,12 @@ use runmeta_rules::RFC3339_PATTERN;
 /// keys listed, no other keys allowed. Deadlines carry `format: date-time` and a pattern of
 /// the RFC 3339 profile; integer ranges become `minimum`/`maximum`.
 ///
+/// The runtime accepts what this schema accepts, but for checks JSON Schema cannot state: a
+/// string's length is limited in bytes (`maxLength` counts characters, so the limit in bytes
+/// is also given as `x-runmeta-max-bytes`), a deadline must be at most year 9999 once in
+/// UTC, and a key may not be written twice (a validator sees the parsed value). What this
+/// schema rejects, the runtime rejects too.
+///
 /// ```
 /// use runmeta_core::schema::{json_schema, SchemaDescriptor};
 /// let schema = SchemaDescriptor { name: "Empty", version: 1, doc: "", fields: &[] };
@@ -21,7 +27,8 @@ pub fn json_schema(schema: &SchemaDescriptor) -> Value {
     for field in schema.fields {
         let mut prop = match field.ty {
             FieldType::String => {
-                json!({ "type": "string", "maxLength": super::error::limits::MAX_STRING_BYTES })
+                let max = super::error::limits::MAX_STRING_BYTES;
+                json!({ "type": "string", "maxLength": max, "x-runmeta-max-bytes": max })
             }
             FieldType::Bool => json!({ "type": "boolean" }),
             FieldType::Integer { min, max } => {
