@@ -54,7 +54,7 @@ pub enum Problem {
         /// Why.
         reason: String,
     },
-    /// A float that is NaN or infinite.
+    /// A float that is NaN or infinite, or too large for an `f32` field.
     NonFinite,
     /// A string longer than [`limits::MAX_STRING_BYTES`].
     StringTooLong {
@@ -117,7 +117,9 @@ impl fmt::Display for Problem {
                 None => write!(f, "value is out of range {min}..={max}"),
             },
             Problem::InvalidDeadline { reason } => f.write_str(reason),
-            Problem::NonFinite => f.write_str("expected a finite number, found NaN or infinity"),
+            Problem::NonFinite => f.write_str(
+                "expected a finite number, found NaN, infinity or a number too large for the field's type",
+            ),
             Problem::StringTooLong { len, max } => {
                 write!(f, "string of {len} bytes is longer than the limit of {max}")
             }

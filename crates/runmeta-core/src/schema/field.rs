@@ -232,6 +232,39 @@ impl LabelField for bool {
     }
 }
 
+/// An integer field's value written as a float: `2.0` and `1e3` are integers to JSON Schema
+/// (and to a Python client's `json.dumps`), exact up to 2⁵³. A JSON integer outside 64 bits
+/// also arrives as a float.
+#[allow(clippy::cast_possible_truncation)]
+fn integral_float(f: f64, redact: bool, min: i128, max: i128) -> Result<i128, Problem> {
+    /// 2⁵³: every integer up to it is a float of its own.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    /// -2⁶³: a float this low stands for a number below `i64::MIN` (which JSON gives as an
+    /// integer), or for it written with an exponent.
+    const I64_MIN: f64 = -9_223_372_036_854_775_808.0;
+    if !f.is_finite() || f.fract() != 0.0 {
+        return Err(wrong_type("integer", &RawValue::F64(f)));
+    }
+    if f.abs() <= EXACT {
+        return Ok(f as i128);
+    }
+    // Saturates beyond i128, far outside every field type.
+    let wide = f as i128;
+    if wide < min || wide > max || f <= I64_MIN {
+        return Err(Problem::OutOfRange {
+            found: shown(redact, f),
+            min,
+            max,
+        });
+    }
+    Err(Problem::WrongType {
+        expected: Cow::Borrowed(
+            "an integer written out in full (a float beyond 2^53 may have lost digits)",
+        ),
+        found: "float",
+    })
+}
+
 macro_rules! integer_field {
     ($($t:ty),*) => {$(
         impl MetadataField for $t {
@@ -242,17 +275,7 @@ macro_rules! integer_field {
                 let wide: i128 = match raw {
                     RawValue::I64(i) => i128::from(i),
                     RawValue::U64(u) => i128::from(u),
-                    // `2.0` is an integer to JSON Schema (and to a Python client's `json.dumps`).
-                    RawValue::F64(f) if f.is_finite() && f.fract() == 0.0 => {
-                        if f.abs() >= 1e38 {
-                            return Err(Problem::OutOfRange {
-                                found: shown(redact, f),
-                                min: <$t>::MIN as i128,
-                                max: <$t>::MAX as i128,
-                            });
-                        }
-                        f as i128
-                    }
+                    RawValue::F64(f) => integral_float(f, redact, <$t>::MIN as i128, <$t>::MAX as i128)?,
                     RawValue::Text(ref s) => s.trim().parse::<i128>().map_err(|_| wrong_type("integer", &raw))?,
                     other => return Err(wrong_type("integer", &other)),
                 };
@@ -510,6 +533,24 @@ mod tests {
                 min: 0,
                 max: u64::MAX.into()
             })
+        );
+        // `-9223372036854775809` arrives as the float -2^63: not taken for `i64::MIN`.
+        assert!(matches!(
+            i64::from_raw(RawValue::F64(-9_223_372_036_854_775_809.0), false),
+            Err(Problem::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            u64::from_raw(RawValue::F64(18_446_744_073_709_551_616.0), false),
+            Err(Problem::OutOfRange { .. })
+        ));
+        // Within the type but past 2^53 the float may have lost digits: not guessed.
+        assert!(matches!(
+            u64::from_raw(RawValue::F64(1e19), false),
+            Err(Problem::WrongType { found: "float", .. })
+        ));
+        assert_eq!(
+            i64::from_raw(RawValue::F64(9_007_199_254_740_992.0), false),
+            Ok(1 << 53)
         );
     }
 
