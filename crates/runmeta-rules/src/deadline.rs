@@ -123,8 +123,6 @@ impl Cursor<'_> {
         if self.peek() == Some(want) {
             self.pos += 1;
             Ok(())
-        } else if self.peek().is_none() && want != b'T' && self.pos >= 19 {
-            Err(DeadlineError::MissingOffset)
         } else {
             Err(DeadlineError::Syntax {
                 at: self.pos,
@@ -360,6 +358,14 @@ mod tests {
                 },
             ),
             ("2024-01-15T14:00:00Z tomorrow", TrailingText { at: 20 }),
+            // An offset cut short is a syntax error in the offset, not a missing one.
+            (
+                "2024-01-15T14:00:00+02",
+                Syntax {
+                    at: 22,
+                    expected: "`:` in the offset (`±HH:MM`)",
+                },
+            ),
             ("2024-01-15T14:00:00.1234567891Z", FractionTooLong),
             (
                 "2024-01-15",

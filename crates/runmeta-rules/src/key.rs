@@ -100,6 +100,8 @@ impl std::error::Error for KeyError {}
 /// assert!(check_key("customer_tier").is_ok());
 /// assert_eq!(check_key("input_tokens"), Err(KeyError::ReservedMetricName));
 /// assert!(matches!(check_key("CustomerTier"), Err(KeyError::NotSnakeCase { .. })));
+/// // No suggestion that is itself reserved.
+/// assert_eq!(check_key("InputTokens"), Err(KeyError::NotSnakeCase { suggestion: None }));
 /// ```
 pub fn check_key(key: &str) -> Result<(), KeyError> {
     if key.is_empty() {
@@ -109,7 +111,10 @@ pub fn check_key(key: &str) -> Result<(), KeyError> {
         return Err(KeyError::TooLong { len: key.len() });
     }
     if !is_snake_case(key) {
-        let suggestion = to_snake_case(key).filter(|s| is_snake_case(s) && s != key);
+        // Never a name the key could not have either.
+        let suggestion = to_snake_case(key).filter(|s| {
+            is_snake_case(s) && s != key && !RESERVED_METRIC_NAMES.contains(&s.as_str())
+        });
         return Err(KeyError::NotSnakeCase { suggestion });
     }
     if RESERVED_METRIC_NAMES.contains(&key) {

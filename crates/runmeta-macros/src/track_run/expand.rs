@@ -1,8 +1,9 @@
 //! The wrapped fn: the same signature, attributes and docs; the body runs inside a run.
 
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt as _;
+use syn::spanned::Spanned as _;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Block, Expr, ItemFn, ReturnType, Stmt, Type};
@@ -18,15 +19,17 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
         Some(t) => quote!(::core::option::Option::Some(#t)),
         None => quote!(::core::option::Option::None),
     };
+    // The probes are spanned at the user's expression, so a type they do not take is
+    // reported there rather than at the attribute.
     let metadata = match &options.metadata {
-        Some(e) => quote!(::core::option::Option::Some({
+        Some(e) => quote_spanned!(e.span()=> ::core::option::Option::Some({
             use ::runmeta::__private::MetadataArg as _;
             (#e).prepare_metadata()
         })),
         None => quote!(::core::option::Option::None),
     };
     let session = match &options.session {
-        Some(e) => quote!(::core::option::Option::Some({
+        Some(e) => quote_spanned!(e.span()=> ::core::option::Option::Some({
             use ::runmeta::__private::{TextViaDisplay as _, TextViaStr as _};
             (&::runmeta::__private::TextProbe(&(#e))).session_id()
         })),
@@ -40,7 +43,7 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
             quote!(::core::option::Option::Some(::std::borrow::Cow::Borrowed(#s)))
         }
         // Already an `Option`, as the arguments hold it: written straight into them.
-        Some(e) => quote!({
+        Some(e) => quote_spanned!(e.span()=> {
             use ::runmeta::__private::{TextViaDisplay as _, TextViaStr as _};
             (&::runmeta::__private::TextProbe(&(#e))).model_name()
         }),
