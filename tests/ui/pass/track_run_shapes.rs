@@ -67,6 +67,10 @@ pub fn impl_in_result(n: u32) -> Result<impl std::fmt::Display, AgentError> { Ok
 #[track_run]
 pub fn opaque_error(n: u32) -> Result<u32, impl std::fmt::Debug> { if n == 0 { return Err(AgentError); } Ok(n) }
 
+/// Every option whose value is an expression, under `deny(warnings)`.
+#[track_run(agent = "with_options", session = session, model = model, team = "desk")]
+pub fn with_options(session: &str, model: String) -> usize { session.len() + model.len() }
+
 /// A raw identifier.
 #[track_run]
 pub fn r#match() -> u32 { 1 }
@@ -108,6 +112,7 @@ fn main() {
     let _ = impl_in_result(1).is_ok();
     let _ = opaque_error(1).is_ok();
     let _ = r#match();
+    let _ = with_options("s-1", "gpt-4o".to_owned());
     let mut a = Agent(1);
     let _ = a.bump();
     let _ = a.ask("q");

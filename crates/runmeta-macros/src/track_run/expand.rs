@@ -22,17 +22,24 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
     // The probes are spanned at the user's expression, so a type they do not take is
     // reported there rather than at the attribute.
     let metadata = match &options.metadata {
-        Some(e) => quote_spanned!(e.span()=> ::core::option::Option::Some({
-            use ::runmeta::__private::MetadataArg as _;
-            (#e).prepare_metadata()
-        })),
+        Some(e) => {
+            let call = quote_spanned!(e.span()=> (#e).prepare_metadata());
+            quote!(::core::option::Option::Some({
+                use ::runmeta::__private::MetadataArg as _;
+                #call
+            }))
+        }
         None => quote!(::core::option::Option::None),
     };
     let session = match &options.session {
-        Some(e) => quote_spanned!(e.span()=> ::core::option::Option::Some({
-            use ::runmeta::__private::{TextViaDisplay as _, TextViaStr as _};
-            (&::runmeta::__private::TextProbe(&(#e))).session_id()
-        })),
+        Some(e) => {
+            let call =
+                quote_spanned!(e.span()=> (&::runmeta::__private::TextProbe(&(#e))).session_id());
+            quote!(::core::option::Option::Some({
+                use ::runmeta::__private::{TextViaDisplay as _, TextViaStr as _};
+                #call
+            }))
+        }
         None => quote!(::core::option::Option::None),
     };
     let model = match &options.model {
@@ -43,10 +50,14 @@ pub(crate) fn expand(options: &Options, mut func: ItemFn) -> TokenStream {
             quote!(::core::option::Option::Some(::std::borrow::Cow::Borrowed(#s)))
         }
         // Already an `Option`, as the arguments hold it: written straight into them.
-        Some(e) => quote_spanned!(e.span()=> {
-            use ::runmeta::__private::{TextViaDisplay as _, TextViaStr as _};
-            (&::runmeta::__private::TextProbe(&(#e))).model_name()
-        }),
+        Some(e) => {
+            let call =
+                quote_spanned!(e.span()=> (&::runmeta::__private::TextProbe(&(#e))).model_name());
+            quote!({
+                use ::runmeta::__private::{TextViaDisplay as _, TextViaStr as _};
+                #call
+            })
+        }
         None => quote!(::core::option::Option::None),
     };
     let spec = quote! {
