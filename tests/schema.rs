@@ -212,6 +212,22 @@ fn reports_every_problem_at_once() {
 }
 
 #[test]
+fn a_value_the_parser_cannot_read_is_named_by_its_key() {
+    // 1e400 is past f64: serde_json stops there. The problems before it are kept, and the
+    // stop is reported at its key.
+    let errors = SupportRun::from_json_str(
+        r#"{"ticket_id": 42, "priority": "hihg", "escalation_level": 1e400, "department": 7}"#,
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = errors.errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["ticket_id", "priority", "escalation_level"]);
+    let Some(Problem::Malformed { message }) = errors.for_key("escalation_level") else {
+        panic!("{errors}");
+    };
+    assert!(message.contains("number out of range"), "{message}");
+}
+
+#[test]
 fn redacted_values_never_leak() {
     let mut run = SupportRun::from_json_str(REFERENCE).unwrap();
     run.user_id = Some("user-SECRET".into());

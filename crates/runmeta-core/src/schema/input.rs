@@ -60,6 +60,8 @@ struct State<M: RunMetadata> {
     policy: UnknownKeys,
     seen: Seen,
     keys: usize,
+    /// The key whose value the parser failed in (a number past `f64`, a broken string).
+    failed_key: Option<String>,
 }
 
 impl<M: RunMetadata> State<M> {
@@ -71,6 +73,7 @@ impl<M: RunMetadata> State<M> {
             policy,
             seen: Seen::default(),
             keys: 0,
+            failed_key: None,
         }
     }
 
@@ -139,7 +142,8 @@ pub fn from_json_str<M: RunMetadata>(
             .any(|e| matches!(e.problem, Problem::TooManyKeys { .. }))
         {
             let message = e.to_string();
-            state.error("", Problem::Malformed { message });
+            let key = state.failed_key.take().unwrap_or_default();
+            state.error(&key, Problem::Malformed { message });
         }
         return Err(MetadataErrors::new(M::SCHEMA.name, state.errors));
     }
@@ -229,17 +233,24 @@ impl<'de, M: RunMetadata> Visitor<'de> for Document<'_, M> {
             if !state.count_key() {
                 return Err(de::Error::custom("too many keys"));
             }
+            // A value the parser cannot read ends the document; the problem names its key.
+            let failed = |state: &mut State<M>, key: &str| state.failed_key = Some(key.to_owned());
             match M::__index_of(&key) {
                 Some(index) => {
-                    let raw = map.next_value::<RawValue<'de>>()?;
+                    let raw = map
+                        .next_value::<RawValue<'de>>()
+                        .inspect_err(|_| failed(state, &key))?;
                     state.field(&key, index, raw);
                 }
                 None if state.policy == UnknownKeys::Keep => {
-                    let v = map.next_value::<Value>()?;
+                    let v = map
+                        .next_value::<Value>()
+                        .inspect_err(|_| failed(state, &key))?;
                     state.extra.insert(key.into_owned(), v);
                 }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<IgnoredAny>()
+                        .inspect_err(|_| failed(state, &key))?;
                     state.error(&key, Problem::Unknown);
                 }
             }
