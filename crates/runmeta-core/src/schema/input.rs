@@ -60,8 +60,6 @@ struct State<M: RunMetadata> {
     policy: UnknownKeys,
     seen: Seen,
     keys: usize,
-    /// The key whose value the parser failed in (a number past `f64`, a broken string).
-    failed_key: Option<String>,
 }
 
 impl<M: RunMetadata> State<M> {
@@ -73,7 +71,6 @@ impl<M: RunMetadata> State<M> {
             policy,
             seen: Seen::default(),
             keys: 0,
-            failed_key: None,
         }
     }
 
@@ -132,8 +129,9 @@ pub fn from_json_str<M: RunMetadata>(
         return Err(MetadataErrors::new(M::SCHEMA.name, state.errors));
     }
     let mut de = serde_json::Deserializer::from_str(json);
+    let mut failed_key = None;
     let parsed = de
-        .deserialize_any(Document(&mut state))
+        .deserialize_any(Document(&mut state, &mut failed_key))
         .and_then(|()| de.end());
     if let Err(e) = parsed {
         if !state
@@ -142,7 +140,7 @@ pub fn from_json_str<M: RunMetadata>(
             .any(|e| matches!(e.problem, Problem::TooManyKeys { .. }))
         {
             let message = e.to_string();
-            let key = state.failed_key.take().unwrap_or_default();
+            let key = failed_key.unwrap_or_default();
             state.error(&key, Problem::Malformed { message });
         }
         return Err(MetadataErrors::new(M::SCHEMA.name, state.errors));
@@ -217,8 +215,9 @@ where
     state.finish()
 }
 
-/// Visits the top-level JSON object.
-struct Document<'s, M: RunMetadata>(&'s mut State<M>);
+/// Visits the top-level JSON object; when the parser fails in a value, the second field
+/// gets its key (a number past `f64`, a broken string).
+struct Document<'s, M: RunMetadata>(&'s mut State<M>, &'s mut Option<String>);
 
 impl<'de, M: RunMetadata> Visitor<'de> for Document<'_, M> {
     type Value = ();
@@ -234,29 +233,36 @@ impl<'de, M: RunMetadata> Visitor<'de> for Document<'_, M> {
                 return Err(de::Error::custom("too many keys"));
             }
             // A value the parser cannot read ends the document; the problem names its key.
-            let failed = |state: &mut State<M>, key: &str| state.failed_key = Some(key.to_owned());
-            match M::__index_of(&key) {
-                Some(index) => {
-                    let raw = map
-                        .next_value::<RawValue<'de>>()
-                        .inspect_err(|_| failed(state, &key))?;
-                    state.field(&key, index, raw);
-                }
-                None if state.policy == UnknownKeys::Keep => {
-                    let v = map
-                        .next_value::<Value>()
-                        .inspect_err(|_| failed(state, &key))?;
-                    state.extra.insert(key.into_owned(), v);
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()
-                        .inspect_err(|_| failed(state, &key))?;
-                    state.error(&key, Problem::Unknown);
-                }
+            if let Err(e) = value(state, &mut map, &key) {
+                *self.1 = Some(key.into_owned());
+                return Err(e);
             }
         }
         Ok(())
     }
+}
+
+/// Reads the value of `key` into the state.
+fn value<'de, M: RunMetadata, A: MapAccess<'de>>(
+    state: &mut State<M>,
+    map: &mut A,
+    key: &Cow<'de, str>,
+) -> Result<(), A::Error> {
+    match M::__index_of(key) {
+        Some(index) => {
+            let raw = map.next_value::<RawValue<'de>>()?;
+            state.field(key, index, raw);
+        }
+        None if state.policy == UnknownKeys::Keep => {
+            let v = map.next_value::<Value>()?;
+            state.extra.insert(key.clone().into_owned(), v);
+        }
+        None => {
+            map.next_value::<IgnoredAny>()?;
+            state.error(key, Problem::Unknown);
+        }
+    }
+    Ok(())
 }
 
 /// Reads an object key borrowed from the input (owned only when it had escapes).
