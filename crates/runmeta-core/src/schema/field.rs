@@ -475,6 +475,15 @@ pub fn check_range<T: MetadataField>(
 /// A field's reading problem told against its declared `range`: a value its integer type
 /// cannot hold is outside `min..=max` too (the derive checks that the range fits the type),
 /// and the message names the range the schema allows, not the type's.
+///
+/// ```
+/// use runmeta_core::schema::{against_range, MetadataField, Problem, RawValue};
+/// let read = u8::from_raw(RawValue::I64(300), false).unwrap_err();
+/// assert_eq!(
+///     against_range(read, 1, 3).to_string(),
+///     "300 is out of range 1..=3"
+/// );
+/// ```
 #[must_use]
 pub fn against_range(problem: Problem, min: i128, max: i128) -> Problem {
     match problem {
