@@ -103,8 +103,8 @@ pub use runmeta_core::{aggregate, alert, metrics, pricing, run, schema, sla};
 pub use runmeta_macros::{deadline, metadata_keys, track_run, MetadataEnum, RunMetadata};
 
 pub use runmeta_core::run::{
-    add_metric, current_run, first_token, flush, record_message, record_usage, set_stop_reason,
-    tool, tool_async, tool_async_classified, tool_classified, ModelCall,
+    add_metric, current_run, first_token, flush, flush_guard, record_message, record_usage,
+    set_stop_reason, tool, tool_async, tool_async_classified, tool_classified, ModelCall,
 };
 
 /// The items most programs need: the derives, `#[track_run]`, the built-in enums, `Deadline`,

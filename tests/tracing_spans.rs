@@ -82,6 +82,13 @@ fn spanned(meta: &Meta) -> Result<(), LookupFailed> {
     Err(LookupFailed)
 }
 
+/// Declares no model: the span has no requested one, only the one that answered.
+#[track_run(agent = "unrequested")]
+fn unrequested() {
+    runmeta::ModelCall::start(ModelRef::new("anthropic", "claude-sonnet-4-5"))
+        .finish(Usage::new(5, 1));
+}
+
 #[test]
 fn runs_and_tools_become_genai_spans() {
     let capture = Capture::default();
@@ -110,6 +117,8 @@ fn runs_and_tools_become_genai_spans() {
     assert_eq!(f["gen_ai.operation.name"], "invoke_agent");
     assert_eq!(f["gen_ai.agent.name"], "spanned");
     assert_eq!(f["gen_ai.request.model"], "gpt-4o-mini");
+    assert_eq!(f["gen_ai.response.model"], "gpt-4o-mini");
+    assert_eq!(f["gen_ai.provider.name"], "openai");
     assert_eq!(f["gen_ai.conversation.id"], "sess-9");
     assert_eq!(f["gen_ai.usage.input_tokens"], "120");
     assert_eq!(f["gen_ai.usage.output_tokens"], "30");
@@ -137,4 +146,14 @@ fn runs_and_tools_become_genai_spans() {
         !everything.contains("SECRET-cust"),
         "redacted values never reach spans"
     );
+
+    unrequested();
+    let spans = capture.0.lock().unwrap().clone();
+    let run = spans
+        .values()
+        .find(|s| s.fields.get("gen_ai.agent.name").map(String::as_str) == Some("unrequested"))
+        .expect("the second run's span");
+    assert!(!run.fields.contains_key("gen_ai.request.model"), "{run:?}");
+    assert_eq!(run.fields["gen_ai.response.model"], "claude-sonnet-4-5");
+    assert_eq!(run.fields["gen_ai.provider.name"], "anthropic");
 }

@@ -408,6 +408,42 @@ fn usage_read_off_the_return_value() {
     assert_eq!(only("usage_path").metrics.usage, Usage::new(7, 3));
 }
 
+#[track_run(agent = "provider_usage")]
+fn provider_usage(usage: &serde_json::Value) {
+    let mut call = runmeta::ModelCall::start(ModelRef::new("openai", "gpt-4o-mini"));
+    call.provider_metric("service_tier", "flex");
+    call.finish_provider(
+        runmeta::metrics::adapters::openai_chat_usage(usage).expect("OpenAI usage"),
+    );
+}
+
+#[test]
+fn a_model_call_finished_with_an_adapters_usage_keeps_its_provider_metrics() {
+    sink();
+    let usage = serde_json::json!({
+        "prompt_tokens": 1117, "completion_tokens": 46, "total_tokens": 1163,
+        "prompt_tokens_details": {"cached_tokens": 1024},
+        "completion_tokens_details": {"reasoning_tokens": 10, "accepted_prediction_tokens": 3},
+        "service_tier": "default"
+    });
+    let expected = runmeta::metrics::adapters::openai_chat_usage(&usage).unwrap();
+    assert!(!expected.provider_metrics.is_empty(), "{expected:?}");
+    provider_usage(&usage);
+    let run = only("provider_usage");
+    let message = &run.messages[0].metrics;
+    assert_eq!(message.usage, expected.usage);
+    assert_eq!(message.usage.cache_read_tokens, 1024);
+    for (key, value) in &expected.provider_metrics {
+        if key != "service_tier" {
+            assert_eq!(message.provider_metrics.get(key), Some(value), "{key}");
+        }
+    }
+    assert_eq!(
+        message.provider_metrics["service_tier"], "flex",
+        "the call's own metric is kept"
+    );
+}
+
 #[track_run(agent = "inner_helpers")]
 fn inner_helpers() -> Result<u32, PlainError> {
     let mut call = runmeta::ModelCall::start(ModelRef {

@@ -92,11 +92,27 @@ impl UsageAccumulator {
         self.chunks = self.chunks.saturating_add(1);
     }
 
-    /// Reads one chunk's usage JSON in `format` (see [`UsageFormat::parse`]) and pushes it.
+    /// Reads one chunk's usage JSON in `format` (see [`UsageFormat::parse`]) and pushes it. A
+    /// chunk without usage (`null`, as OpenAI streams every chunk but the last with
+    /// `stream_options.include_usage`) is skipped and not counted.
+    ///
+    /// ```
+    /// use runmeta_core::metrics::{UsageAccumulator, UsageFormat, UsageReporting};
+    /// let mut acc = UsageAccumulator::new(UsageReporting::Delta);
+    /// let chunks = [serde_json::json!({"usage": null}),
+    ///     serde_json::json!({"usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}})];
+    /// for chunk in &chunks {
+    ///     acc.push_json(UsageFormat::OpenAiChat, &chunk["usage"]).unwrap();
+    /// }
+    /// assert_eq!((acc.current().total_tokens, acc.chunks()), (14, 1));
+    /// ```
     ///
     /// # Errors
     /// The chunk's usage could not be read; nothing is pushed.
     pub fn push_json(&mut self, format: UsageFormat, usage: &Value) -> Result<(), AdapterError> {
+        if usage.is_null() {
+            return Ok(());
+        }
         let chunk = format.parse(usage)?.usage;
         self.push(chunk);
         Ok(())

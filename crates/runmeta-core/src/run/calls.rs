@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use super::active::{first_token, record_message, record_tool};
 use super::clock::{self, Instant};
 use super::ErrorClass;
+use crate::metrics::adapters::ProviderUsage;
 use crate::metrics::{MessageMetrics, Metrics, ModelRef, ToolCallMetrics, ToolStatus, Usage};
 
 /// Times one model call as a message of the current run.
@@ -54,6 +55,24 @@ impl ModelCall {
     /// Adds provider-specific data to the message.
     pub fn provider_metric(&mut self, key: &str, value: impl Into<serde_json::Value>) {
         self.provider_metrics.insert(key.to_owned(), value.into());
+    }
+
+    /// Ends the call with the usage a provider adapter read (its tokens, and its
+    /// provider-specific fields as the message's provider metrics; one set with
+    /// [`ModelCall::provider_metric`] under the same key is kept).
+    ///
+    /// ```
+    /// use runmeta_core::metrics::{adapters, ModelRef};
+    /// use runmeta_core::run::ModelCall;
+    /// let usage = serde_json::json!({"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150});
+    /// let call = ModelCall::start(ModelRef::new("openai", "gpt-4o-mini"));
+    /// call.finish_provider(adapters::openai_chat_usage(&usage).unwrap());
+    /// ```
+    pub fn finish_provider(mut self, usage: ProviderUsage) {
+        for (key, value) in usage.provider_metrics {
+            self.provider_metrics.entry(key).or_insert(value);
+        }
+        self.finish(usage.usage);
     }
 
     /// Ends the call with its usage and records it in the current run.

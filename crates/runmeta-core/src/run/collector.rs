@@ -220,9 +220,45 @@ impl Collector {
 }
 
 /// Flushes the installed collector's sinks, if one is installed.
+///
+/// The collector is a static, and statics are never dropped: nothing flushes by itself when
+/// the process exits. Call this before `main` returns, or hold a [`FlushGuard`].
 pub fn flush() {
     if let Some(c) = global() {
         c.flush();
+    }
+}
+
+/// Flushes the installed collector's sinks when dropped, as `tracing-appender`'s
+/// `WorkerGuard` does: runs still queued in a [`QueuedSink`](super::QueuedSink) or a store's
+/// writer reach their sink before `main` returns. Bind it for the life of `main`
+/// (`let _guard = ...`; `let _ = ...` drops it at once).
+///
+/// ```
+/// use std::sync::Arc;
+/// use runmeta_core::run::{flush_guard, Collector, InMemorySink, Overflow, QueuedSink};
+/// let memory = Arc::new(InMemorySink::new(100));
+/// Collector::builder()
+///     .sink(QueuedSink::new(memory.clone(), 1024, Overflow::Block))
+///     .build()
+///     .install()
+///     .unwrap();
+/// let guard = flush_guard();
+/// // ... tracked runs ...
+/// drop(guard); // every run queued so far is now in `memory`
+/// ```
+#[must_use = "the guard flushes when it is dropped: bind it with `let _guard = flush_guard();`"]
+#[derive(Debug, Default)]
+pub struct FlushGuard(());
+
+/// A [`FlushGuard`] for the installed collector (or for the one installed later).
+pub fn flush_guard() -> FlushGuard {
+    FlushGuard(())
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        flush();
     }
 }
 

@@ -27,7 +27,9 @@ pub use active::{
     CurrentRun, RunArgs, RunSpec,
 };
 pub use calls::{tool, tool_async, tool_async_classified, tool_classified, ModelCall, ToolResult};
-pub use collector::{flush, AlreadyInstalled, Collector, CollectorBuilder};
+pub use collector::{
+    flush, flush_guard, AlreadyInstalled, Collector, CollectorBuilder, FlushGuard,
+};
 pub use json::RecordJsonError;
 pub use memory::InMemorySink;
 pub use metadata::{MetadataRecord, MetadataValue};

@@ -37,6 +37,10 @@ struct Counters {
 /// which the agent threads take it again for their next runs: in the steady state a queued run
 /// allocates nothing. A record handed to [`Sink::record`] by reference is copied.
 ///
+/// Records still queued when the process exits are lost unless the collector is flushed
+/// first: call `runmeta::flush()` before `main` returns, or hold a
+/// [`FlushGuard`](super::FlushGuard) in `main`.
+///
 /// ```
 /// use std::sync::Arc;
 /// use runmeta_core::run::{InMemorySink, Overflow, QueuedSink, RunRecord, Sink};

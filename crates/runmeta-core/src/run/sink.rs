@@ -25,7 +25,9 @@ pub trait Sink: Send + Sync + 'static {
         false
     }
 
-    /// Writes out whatever the sink buffers. Called by `Collector::flush` and at shutdown.
+    /// Writes out whatever the sink buffers. Called by `Collector::flush`, `runmeta::flush()`
+    /// and a dropped `FlushGuard`; not at process exit by itself (the collector is a static,
+    /// never dropped).
     fn flush(&self) {}
 }
 

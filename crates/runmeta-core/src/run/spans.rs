@@ -23,6 +23,8 @@ pub(crate) fn run_span(record: &RunRecord) -> tracing::Span {
         gen_ai.agent.name = %record.agent,
         gen_ai.conversation.id = Empty,
         gen_ai.request.model = Empty,
+        gen_ai.response.model = Empty,
+        gen_ai.provider.name = Empty,
         gen_ai.usage.input_tokens = Empty,
         gen_ai.usage.output_tokens = Empty,
         gen_ai.usage.cache_read.input_tokens = Empty,
@@ -87,9 +89,15 @@ pub(crate) fn close_run_span(span: &tracing::Span, record: &RunRecord) {
     );
     span.record("runmeta.status", record.status.as_str());
     span.record("runmeta.stop_reason", &*record.stop_reason);
-    if record.request_model.is_none() {
-        if let Some(model) = record.per_model.first() {
-            span.record("gen_ai.request.model", model.model.id.as_str());
+    // The model that answered and its provider: response-side, from the calls the run made
+    // (the first model's, when it called several). The requested model is only what the
+    // tracked fn declared (`model = ...`).
+    if let Some(model) = record.per_model.first() {
+        if !model.model.id.is_empty() {
+            span.record("gen_ai.response.model", model.model.id.as_str());
+        }
+        if !model.model.provider.is_empty() {
+            span.record("gen_ai.provider.name", model.model.provider.as_str());
         }
     }
     match &record.error_class {

@@ -206,8 +206,9 @@ impl PrometheusExporter {
     }
 
     /// Metadata label pairs dropped so far because a run carried more than
-    /// [`ExporterConfig::max_labels_per_run`] (also exposed as
-    /// `runmeta_metadata_labels_dropped_total`).
+    /// [`ExporterConfig::max_labels_per_run`], or because a pair's name, once sanitized, was
+    /// one already kept (`a.b` after `a_b`); also exposed as
+    /// `runmeta_metadata_labels_dropped_total`.
     #[must_use]
     pub fn dropped_labels(&self) -> u64 {
         self.shared.labels_dropped.load(Ordering::Relaxed)

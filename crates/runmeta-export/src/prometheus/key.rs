@@ -97,9 +97,9 @@ impl LabelKey {
         self.0.push(char::from(low_bits(len)));
     }
 
-    /// The names of the labels pushed since `mark`.
-    pub(crate) fn names_since(&self, mark: usize) -> impl Iterator<Item = &str> {
-        Pairs(self.0.get(mark..).unwrap_or_default()).map(|(name, _)| name)
+    /// The pairs pushed since `mark`, in order.
+    pub(crate) fn pairs_since(&self, mark: usize) -> Pairs<'_> {
+        Pairs(self.0.get(mark..).unwrap_or_default())
     }
 
     /// The pairs, in order.
@@ -307,14 +307,14 @@ mod tests {
     }
 
     #[test]
-    fn names_since_a_mark_skip_the_labels_before_it() {
+    fn pairs_since_a_mark_skip_the_labels_before_it() {
         let mut key = LabelKey::new();
         key.push("agent", "a");
         let mark = key.mark();
         key.push_prefixed("exported_", "agent", "b");
         key.push("tier", "c");
-        let names: Vec<&str> = key.names_since(mark).collect();
-        assert_eq!(names, ["exported_agent", "tier"]);
+        let since: Vec<(&str, &str)> = key.pairs_since(mark).collect();
+        assert_eq!(since, [("exported_agent", "b"), ("tier", "c")]);
         assert_eq!(
             key.pairs().collect::<Vec<_>>(),
             [("agent", "a"), ("exported_agent", "b"), ("tier", "c")]

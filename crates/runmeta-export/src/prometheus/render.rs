@@ -132,7 +132,7 @@ pub(crate) fn families(f: &Families) -> impl Iterator<Item = &dyn AnyFamily> + '
 /// The family of overflow counts.
 const OVERFLOW_FAMILY: &str = "runmeta_series_overflow";
 
-/// The family of metadata label pairs dropped by the per-run label cap.
+/// The family of metadata label pairs dropped by the per-run label cap or a name collision.
 const LABELS_DROPPED_FAMILY: &str = "runmeta_metadata_labels_dropped";
 
 /// The `prometheus-client` collector of an exporter's families.
@@ -163,7 +163,7 @@ impl Collector for RunCollector {
         }
         let mut metric = encoder.encode_descriptor(
             LABELS_DROPPED_FAMILY,
-            "Metadata label pairs left off a run's series because the run carried more than the per-run label cap.",
+            "Metadata label pairs left off a run's series: past the per-run label cap, or named like a label already kept once sanitized.",
             None,
             MetricType::Counter,
         )?;
