@@ -33,6 +33,28 @@ fn create_output(path: &Path, force: bool) -> Result<File, Failure> {
     })
 }
 
+/// An output that is the database itself or one of its journal files would be truncated
+/// before a row is read: refused, `--force` or not.
+fn refuse_the_database(output: &Path, db: &Path) -> Result<(), Failure> {
+    // A file that does not exist yet is not the database; an unresolvable path is left to
+    // the open that follows.
+    let (Ok(output), Ok(db)) = (output.canonicalize(), db.canonicalize()) else {
+        return Ok(());
+    };
+    let journal = |suffix: &str| {
+        let mut name = db.clone().into_os_string();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    if output == db || output == journal("-wal") || output == journal("-shm") {
+        return Err(Failure::usage(format!(
+            "--output {} is the database being exported (or its journal); write the export elsewhere",
+            output.display()
+        )));
+    }
+    Ok(())
+}
+
 fn is_broken_pipe(e: &StoreError) -> bool {
     matches!(e, StoreError::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
 }
@@ -40,6 +62,9 @@ fn is_broken_pipe(e: &StoreError) -> bool {
 /// Runs `runmeta export`.
 pub fn export(args: &ExportArgs, out: &Out) -> CmdResult {
     let filter = time::filter(&args.filter, jiff::Timestamp::now())?;
+    if let Some(path) = &args.output {
+        refuse_the_database(path, &args.db.db)?;
+    }
     let store = crate::open_store(&args.db.db, out)?;
     let mut sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(create_output(path, args.force)?)),

@@ -45,16 +45,28 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, Failure> {
     Ok(SignedDuration::from_secs(total))
 }
 
-/// Parses an RFC 3339 instant, or a date (`2026-03-01`) as its midnight UTC.
+/// Parses an RFC 3339 instant, a time in a named zone (`2026-03-01T12:00:00[Europe/Paris]`),
+/// or a date alone (`2026-03-01`) as its midnight UTC. A date with a time but no offset is
+/// an error: which instant it means depends on a zone it does not name.
 pub fn parse_time(text: &str) -> Result<Timestamp, Failure> {
     let text = text.trim();
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
     }
-    if let Ok(d) = text.parse::<jiff::civil::Date>() {
+    if let Ok(z) = text.parse::<jiff::Zoned>() {
+        return Ok(z.timestamp());
+    }
+    // `civil::Date` also reads a date and time, dropping the time: only a bare date here.
+    let bare_date = text.len() == 10 && !text.contains(['T', 't', ' ']);
+    if let (true, Ok(d)) = (bare_date, text.parse::<jiff::civil::Date>()) {
         if let Ok(t) = d.to_zoned(jiff::tz::TimeZone::UTC) {
             return Ok(t.timestamp());
         }
+    }
+    if text.parse::<jiff::civil::DateTime>().is_ok() {
+        return Err(Failure::usage(format!(
+            "time `{text}` has no UTC offset: add `Z` or `±HH:MM` (2026-03-01T12:00:00Z), or a zone (2026-03-01T12:00:00[Europe/Paris])"
+        )));
     }
     Err(Failure::usage(format!(
         "invalid time `{text}`: expected RFC 3339 (2026-03-01T12:00:00Z) or a date (2026-03-01)"
@@ -133,6 +145,19 @@ mod tests {
         );
         assert!(parse_time("2026-03-01T12:00:00+02:00").is_ok());
         assert!(parse_time("yesterday").is_err());
+        // A time without an offset is not cut to its date's midnight.
+        for no_offset in [
+            "2025-03-01T03:00:00",
+            "2025-03-01T09:30",
+            "2025-03-01 09:30:00",
+        ] {
+            let err = parse_time(no_offset).unwrap_err().message;
+            assert!(err.contains("no UTC offset"), "{no_offset}: {err}");
+        }
+        assert_eq!(
+            parse_time("2025-03-01T09:30:00+01:00[Europe/Paris]").unwrap(),
+            "2025-03-01T08:30:00Z".parse::<Timestamp>().unwrap()
+        );
     }
 
     #[test]

@@ -316,6 +316,22 @@ fn export_needs_force_to_overwrite_and_import_round_trips() {
         0
     );
 
+    // The database itself (or its journal) as the output: refused, --force or not, and kept.
+    for target in [db.clone(), format!("{db}-wal")] {
+        let o = runmeta(&["export", "--db", &db, "--output", &target, "--force"]);
+        if std::path::Path::new(&target).exists() {
+            assert_eq!(code(&o), 2, "{}", stderr(&o));
+            assert!(stderr(&o).contains("is the database"), "{}", stderr(&o));
+        }
+    }
+    assert_eq!(
+        Store::open_read_only(Path::new(&db))
+            .unwrap()
+            .run_count()
+            .unwrap(),
+        90
+    );
+
     let copy = dir.path().join("copy.db");
     let o = runmeta(&["import", "--db", &copy.display().to_string(), &f]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -343,7 +359,7 @@ fn import_reports_bad_lines_by_number_and_keeps_the_rest() {
         .lines()
         .collect();
     let broken = format!(
-        "{}\nnot json\n{}\n{}",
+        "\u{feff}{}\nnot json\n{}\n{}",
         lines[0],
         lines[1],
         &lines[2][..lines[2].len() / 2]

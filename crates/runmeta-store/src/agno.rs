@@ -144,6 +144,8 @@ fn walk_input(
     labels: &[String],
     each: &mut dyn FnMut(AgnoEntry) -> Result<()>,
 ) -> Result<u64> {
+    // A byte order mark (a file saved by an editor that writes one) is not the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines = u64::try_from(text.lines().count()).unwrap_or(u64::MAX);
     let mut walker = Walker { labels, each };
     match serde_json::from_str::<Value>(text) {

@@ -115,6 +115,8 @@ fn memchr(s: &[u8]) -> Option<usize> {
 /// Parses one line into a record.
 pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RunRecord, String> {
     let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8: {e}"))?;
+    // A byte order mark (a file saved by an editor that writes one) is not the line's JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: Value = serde_json::from_str(text).map_err(|e| {
         if e.is_eof() {
             format!("truncated JSON: {e}")

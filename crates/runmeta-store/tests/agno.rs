@@ -170,6 +170,18 @@ fn jsonl_documents_are_read_line_by_line() {
 }
 
 #[test]
+fn a_byte_order_mark_is_not_part_of_the_document() {
+    let text = format!("\u{feff}{}", session());
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("runs.db")).unwrap();
+    let summary = store
+        .import_agno_str(&text, &AgnoOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(summary.error_count, 0, "{:?}", summary.errors);
+    assert!(summary.imported > 0);
+}
+
+#[test]
 fn a_run_the_store_cannot_hold_is_reported_and_the_rest_imports() {
     let doc = json!([
         {"run_id": "4b3e4c1a-6d3f-4e79-9c65-2e3b3d4f5a61", "agent_name": "a",
