@@ -144,15 +144,25 @@ pub fn import(args: &ImportArgs, out: &Out) -> CmdResult {
         let len = file.metadata().ok().map(|m| m.len());
         (Box::new(file), len)
     };
-    let labels: Vec<String> = args
+    let mut labels: Vec<String> = Vec::new();
+    for key in args
         .labels
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
+    {
+        runmeta_core::schema::check_key(key).map_err(|e| {
+            Failure::usage(format!(
+                "--labels: `{}` is not a label key: {e}",
+                crate::output::sanitize(key)
+            ))
+        })?;
+        if !labels.iter().any(|k| k == key) {
+            labels.push(key.to_owned());
+        }
+    }
     if !labels.is_empty() && args.from != ImportFormat::Agno {
-        return Err(Failure::runtime(
+        return Err(Failure::usage(
             "--labels applies to --from agno only".into(),
         ));
     }

@@ -431,7 +431,7 @@ fn agno_sessions_import_with_labels() {
         "agno",
         &file.display().to_string(),
         "--labels",
-        "priority,customer_tier",
+        "priority,customer_tier,priority",
     ]);
     assert_error(&o); // two runs could not be imported
     let err = stderr(&o);
@@ -466,6 +466,37 @@ fn agno_sessions_import_with_labels() {
         stdout(&sessions).contains("sess-1,2,"),
         "{}",
         stdout(&sessions)
+    );
+    // A key given twice is one label; a key that cannot be one is a usage error.
+    let export = runmeta(&["export", "--db", &db_arg(&db), "--quiet"]);
+    for line in stdout(&export).lines() {
+        let run: Value = serde_json::from_str(line).unwrap();
+        let labels = &run["metadata"]["labels"];
+        let keys: Vec<&str> = labels
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        let unique: std::collections::BTreeSet<&str> = keys.iter().copied().collect();
+        assert_eq!(keys.len(), unique.len(), "{line}");
+        assert!(keys.contains(&"priority"), "{line}");
+    }
+    let bad = runmeta(&[
+        "import",
+        "--db",
+        &db_arg(&dir.path().join("bad.db")),
+        "--from",
+        "agno",
+        &file.display().to_string(),
+        "--labels",
+        "Bad Key",
+    ]);
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("`Bad Key` is not a label key"),
+        "{}",
+        stderr(&bad)
     );
 }
 

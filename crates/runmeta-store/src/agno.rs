@@ -400,15 +400,17 @@ fn normalize(
     match run.get("metadata") {
         None | Some(Value::Null) => {}
         Some(Value::Object(values)) => {
-            let label_keys: Vec<&String> = labels
-                .iter()
-                .filter(|k| {
-                    matches!(
-                        values.get(k.as_str()),
-                        Some(Value::String(_) | Value::Bool(_))
-                    )
-                })
-                .collect();
+            let mut label_keys: Vec<&String> = Vec::new();
+            for key in labels {
+                let label = matches!(
+                    values.get(key.as_str()),
+                    Some(Value::String(_) | Value::Bool(_))
+                );
+                // A key listed twice is one label.
+                if label && !label_keys.contains(&key) {
+                    label_keys.push(key);
+                }
+            }
             out.insert(
                 "metadata".into(),
                 json!({ "schema": "agno", "version": 0, "values": values, "labels": label_keys }),

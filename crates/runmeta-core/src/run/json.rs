@@ -365,15 +365,19 @@ impl MetadataRecord {
                     format!("{} keys", items.len()),
                 ))
             }
-            Some(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    v.as_str().map(str::to_owned).ok_or_else(|| {
+            Some(items) => {
+                let mut keys: Vec<String> = Vec::with_capacity(items.len());
+                for (i, v) in items.iter().enumerate() {
+                    let key = v.as_str().ok_or_else(|| {
                         JsonFieldError::wrong(format!("labels[{i}]"), EXPECT_STRING, v)
-                    })
-                })
-                .collect::<Result<_, _>>()?,
+                    })?;
+                    // A key listed twice is one label (at most 256: the check is cheap).
+                    if !keys.iter().any(|k| k == key) {
+                        keys.push(key.to_owned());
+                    }
+                }
+                keys
+            }
         };
         let version = match f.get("version") {
             None => 0,
