@@ -80,6 +80,11 @@ pub fn open_store(path: &std::path::Path, out: &Out) -> Result<runmeta_store::St
             ));
             Ok(store)
         }
+        // SQLite's own messages ("file is not a database", "disk I/O error") name no file.
+        Err(runmeta_store::StoreError::Sqlite(e)) => Err(Failure::runtime(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
         other => Ok(other?),
     }
 }

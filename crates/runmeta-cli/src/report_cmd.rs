@@ -27,10 +27,15 @@ pub fn report(args: &ReportArgs, out: &Out) -> CmdResult {
         tools: args.tools,
     };
     let report = if query.filter.from.is_some() && query.filter.to.is_some() {
-        store.report_with_trend(&query)?
+        store.report_with_trend(&query)
     } else {
-        store.report(&query)?
-    };
+        store.report(&query)
+    }
+    .map_err(|e| match e {
+        // The arguments asked for something the store cannot group or filter by.
+        runmeta_store::StoreError::InvalidQuery(_) => Failure::usage(e.to_string()),
+        other => other.into(),
+    })?;
     if report.rows.is_empty() {
         out.note("no runs match");
     }

@@ -162,7 +162,15 @@ fn a_missing_database_is_one_error_line_and_is_not_created() {
     assert!(!db.exists());
     let text = dir.path().join("text.db");
     std::fs::write(&text, "not sqlite").unwrap();
-    assert_error(&runmeta(&["runs", "--db", &db_arg(&text)]));
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    // Each error names the file it is about.
+    for bad in [&text, &empty, &dir.path().to_path_buf()] {
+        let o = runmeta(&["runs", "--db", &db_arg(bad)]);
+        assert_error(&o);
+        assert!(stderr(&o).contains(&db_arg(bad)), "{}", stderr(&o));
+    }
+    assert!(!stderr(&runmeta(&["runs", "--db", &db_arg(&empty)])).contains("other tables"));
 }
 
 #[test]
@@ -218,7 +226,8 @@ fn report_formats_and_trend() {
     assert_eq!(code(&bad_since), 2);
     assert!(stderr(&bad_since).starts_with("error: invalid duration"));
     let tool = runmeta(&["report", "--db", &db, "--by", "tool"]);
-    assert_error(&tool);
+    assert_eq!(code(&tool), 2, "a usage error: {}", stderr(&tool));
+    assert!(stderr(&tool).contains("--tools"), "{}", stderr(&tool));
 }
 
 #[test]

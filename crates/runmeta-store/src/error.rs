@@ -36,7 +36,7 @@ pub enum StoreError {
         supported: i64,
     },
     /// The file is an SQLite database, but not a runmeta store.
-    #[error("{} is not a runmeta database (it has other tables)", path.display())]
+    #[error("{} is not a runmeta database", path.display())]
     NotARunmetaDatabase {
         /// The file.
         path: PathBuf,
