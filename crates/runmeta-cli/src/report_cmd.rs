@@ -102,6 +102,13 @@ const CSV_COLUMNS: &[&str] = &[
     "tokens_per_run_change",
     "cost_per_run_change",
     "tool_error_rate_change_pp",
+    // Added after the columns above, which keep their places.
+    "previous_run_count",
+    "latency_p50_change",
+    "latency_p99_change",
+    "ttft_p95_change",
+    "tool_calls_per_run_change",
+    "sla_breach_rate_change_pp",
 ];
 
 fn csv(report: &Report) -> String {
@@ -145,6 +152,16 @@ fn csv(report: &Report) -> String {
                 tr(t.tokens_per_run_change),
                 tr(t.cost_per_run_change),
                 tr(t.tool_error_rate_change_pp),
+                if has_trend {
+                    t.previous_run_count.to_string()
+                } else {
+                    String::new()
+                },
+                tr(t.latency_p50_change),
+                tr(t.latency_p99_change),
+                tr(t.ttft_p95_change),
+                tr(t.tool_calls_per_run_change),
+                tr(t.sla_breach_rate_change_pp),
             ]);
             v
         })

@@ -219,6 +219,30 @@ fn report_formats_and_trend() {
     let c = stdout(&csv);
     assert!(c.starts_with("runs,success_rate,latency_p50_ms"), "{c}");
     assert!(c.lines().nth(1).unwrap().starts_with("90,"));
+    // With a window, every change the table and JSON give is a column too, filled.
+    let csv = runmeta(&[
+        "report", "--db", &db, "--by", "priority", "--since", "1h", "--format", "csv",
+    ]);
+    let c = stdout(&csv);
+    let header: Vec<&str> = c.lines().next().unwrap().split(',').collect();
+    for column in [
+        "previous_run_count",
+        "latency_p50_change",
+        "ttft_p95_change",
+        "sla_breach_rate_change_pp",
+    ] {
+        assert!(header.contains(&column), "{column}: {header:?}");
+    }
+    let high = c
+        .lines()
+        .find(|l| l.starts_with("high,"))
+        .expect("a high row");
+    let cells: Vec<&str> = high.split(',').collect();
+    let at = header
+        .iter()
+        .position(|h| *h == "previous_run_count")
+        .unwrap();
+    assert_eq!(cells[at], "30", "{high}");
 
     let bad_by = runmeta(&["report", "--db", &db, "--by", "agent,,priority"]);
     assert_eq!(code(&bad_by), 2);
