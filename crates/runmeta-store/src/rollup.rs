@@ -16,6 +16,7 @@ use runmeta_core::metrics::{Cost, Usage};
 use crate::codec::{duration, int, timestamp, uint, usage_from_row};
 use crate::error::{Result, StoreError};
 use crate::query::{where_clause, RunFilter};
+use crate::schema::flags;
 use crate::Store;
 
 /// Totals of one session.
@@ -39,7 +40,8 @@ pub struct SessionRollup {
     pub usage: Usage,
     /// Summed own cost of the priced runs.
     pub cost: Cost,
-    /// Runs without a known cost.
+    /// Runs with usage or model calls that no price covered (as the report's
+    /// `unpriced_runs`; a run with no usage and no cost is not one).
     pub unpriced_runs: u64,
     /// Tool calls.
     pub tool_calls: u64,
@@ -109,7 +111,10 @@ impl Store {
             per_session.session = Some(id.clone());
             let mut p = Vec::new();
             let c = per_session.conditions(&mut p);
-            let sql = format!("SELECT {ROLLUP_COLUMNS} FROM runs r{}", where_clause(&c));
+            let sql = format!(
+                "SELECT {ROLLUP_COLUMNS}, r.flags FROM runs r{}",
+                where_clause(&c)
+            );
             let mut s = SessionRollup {
                 session_id: id,
                 runs: 0,
@@ -129,9 +134,12 @@ impl Store {
             while let Some(row) = rows.next()? {
                 s.runs += 1;
                 s.usage += usage_from_row(row, 0)?;
-                match row.get::<_, Option<i64>>(9)? {
-                    Some(c) => s.cost += Cost::from_nanos(uint(c)),
-                    None => s.unpriced_runs += 1,
+                if let Some(c) = row.get::<_, Option<i64>>(9)? {
+                    s.cost += Cost::from_nanos(uint(c));
+                }
+                // As the report counts them: a run with tokens or calls no price covered.
+                if row.get::<_, i64>(17)? & flags::UNPRICED != 0 {
+                    s.unpriced_runs += 1;
                 }
                 s.successes += u64::from(row.get::<_, String>(10)? == "success");
                 if row.get::<_, bool>(16)? {

@@ -271,7 +271,12 @@ fn sessions_and_teams_roll_up_without_double_counting() {
     let mut other = simple_run("solo", at_secs(50), 10);
     other.session_id = Some(Arc::from("s2"));
     other.metrics.cost = None;
-    store.insert(&[leader, member, other]).unwrap();
+    // Nothing to price: no usage, no cost. Not unpriced, as the report has it.
+    let mut idle = simple_run("idle", at_secs(49), 10);
+    idle.session_id = Some(Arc::from("s2"));
+    idle.metrics.cost = None;
+    idle.metrics.usage = runmeta_core::metrics::Usage::default();
+    store.insert(&[leader, member, other, idle]).unwrap();
 
     let sessions = store.sessions(&RunFilter::default(), 10).unwrap();
     assert_eq!(sessions.len(), 2);
